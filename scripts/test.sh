@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Run every quality gate of the collection; exit non-zero when any gate fails.
+#
+#   scripts/test.sh            all gates (what CI runs through .ci/run)
+#   scripts/test.sh GATE...    only the named gates (see `scripts/test.sh --list`)
+#
+# Each gate writes its full output to tests/output/gates/<gate>.log; the console shows a line per gate, the tail of
+# a failing gate's log, and finally one summary line "gates: N passed, N failed".
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+
+ALL_GATES=(shellcheck ps1-parse units units-2.16 emulator integration lab molecule ansible-lint
+           sanity sanity-2.16 docs changelog build-importer execution-environment)
+
+if [ "${1:-}" = "--list" ]; then printf '%s\n' "${ALL_GATES[@]}"; exit 0; fi
+GATES=("$@")
+[ ${#GATES[@]} -gt 0 ] || GATES=("${ALL_GATES[@]}")
+for g in "${GATES[@]}"; do
+  printf '%s\n' "${ALL_GATES[@]}" | grep -qx "$g" || { echo "test: unknown gate '$g' (see --list)" >&2; exit 2; }
+done
+
+bash scripts/setup.sh || { echo "test: set-up failed"; echo "gates: 0 passed, 1 failed"; exit 1; }
+
+export PATH="$ROOT/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$ROOT/.build"
+export ANSIBLE_NOCOLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
+COLL="$ROOT/.build/ansible_collections/azure_automation/hybrid_worker"
+LOGS="$ROOT/tests/output/gates"
+mkdir -p "$LOGS"
+
+# ---- gates ---------------------------------------------------------------------------------------------------------
+# Files git knows about (tracked and untracked-but-not-ignored): what a clean clone would have.
+repo_files() { git ls-files -co --exclude-standard -- "$@"; }
+
+gate_shellcheck() {
+  mapfile -t files < <(repo_files '*.sh')
+  echo "shellcheck: ${#files[@]} file(s)"
+  [ ${#files[@]} -eq 0 ] || shellcheck -x "${files[@]}"
+}
+
+gate_ps1-parse() { python tests/tools/ps1_parse_check.py; }
+
+# pytest for the collection's unit tests, from the ansible_collections copy so imports resolve by FQCN.
+run_units() {
+  local venv=$1
+  scripts/sync-build.sh
+  (cd "$COLL" && PYTHONPATH="$ROOT/.build" "$ROOT/$venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit)
+}
+gate_units() { run_units .venv; }
+gate_units-2.16() { run_units .venv-2.16; }
+
+gate_emulator() {
+  [ -d tests/emulator/tests ] || { echo "no emulator tests yet"; return 1; }
+  python -m pytest -q -p no:cacheprovider tests/emulator/tests
+}
+
+gate_integration() { python tests/integration/run.py; }
+
+gate_lab() {
+  [ -d tests/lab/tests ] || { echo "no lab tests yet"; return 1; }
+  python -m pytest -q -p no:cacheprovider tests/lab/tests
+}
+
+gate_molecule() { bash extensions/molecule/run.sh; }
+
+gate_ansible-lint() { ansible-lint --profile production --offline; }
+
+# ansible-test sanity in --venv mode. validate-modules and pslint need pwsh for .ps1 modules, which cannot be
+# installed here: run everything else on the whole collection, then validate-modules on the Python modules.
+run_sanity() {
+  local venv=$1 python=$2
+  scripts/sync-build.sh
+  (
+    cd "$COLL" || exit 1
+    export PATH="$ROOT/$venv/bin:$PATH"
+    ansible-test --version
+    ansible-test sanity --venv --python "$python" --color no --skip-test validate-modules --skip-test pslint || exit 1
+    mapfile -t pymods < <(ls plugins/modules/*.py 2>/dev/null)
+    if [ ${#pymods[@]} -gt 0 ]; then
+      ansible-test sanity --venv --python "$python" --color no --test validate-modules "${pymods[@]}" || exit 1
+    fi
+  )
+}
+gate_sanity() { run_sanity .venv "$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"; }
+gate_sanity-2.16() { run_sanity .venv-2.16 3.11; }
+
+gate_docs() {
+  scripts/sync-build.sh
+  antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs all --disallow-unknown-collection-refs "$COLL"
+}
+
+gate_changelog() { antsibull-changelog lint; }
+
+# Build the tarball, check that nothing but collection content went in, then run galaxy-importer on it.
+gate_build-importer() {
+  local out="$ROOT/tests/output/build" tarball
+  rm -rf "$out"; mkdir -p "$out"
+  scripts/sync-build.sh
+  (cd "$COLL" && ansible-galaxy collection build --force --output-path "$out") || return 1
+  tarball=$(ls "$out"/azure_automation-hybrid_worker-*.tar.gz) || return 1
+  echo "built $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB, $(tar -tzf "$tarball" | wc -l) entries)"
+  if tar -tzf "$tarball" | grep -E '(^|/)(\.venv[^/]*|\.build|\.lab|\.git|__pycache__|\.pytest_cache|output|emulator|lab|unit|molecule|\.ansible)(/|$)'; then
+    echo "the tarball contains files that are not collection content (listed above)"; return 1
+  fi
+  (cd "$out" && "$ROOT/.venv-importer/bin/python" -m galaxy_importer.main "$tarball") > "$out/importer.log" 2>&1
+  local rc=$?
+  cat "$out/importer.log"
+  [ $rc -eq 0 ] || return 1
+  if grep -qE '^(ERROR|CRITICAL)' "$out/importer.log"; then echo "galaxy-importer reported errors"; return 1; fi
+}
+
+# An execution environment that installs this collection: ansible-builder must find our requirements and create a context.
+gate_execution-environment() {
+  local ee="$ROOT/tests/output/ee"
+  rm -rf "$ee"; mkdir -p "$ee"
+  ansible-builder introspect --sanitize "$ROOT/.build" > "$ee/introspect.txt" || return 1
+  cat "$ee/introspect.txt"
+  grep -q 'azure-mgmt-automation' "$ee/introspect.txt" || { echo "introspection did not find requirements.txt"; return 1; }
+  (cd "$COLL" && ansible-galaxy collection build --force --output-path "$ee" >/dev/null) || return 1
+  cat > "$ee/execution-environment.yml" <<EOF
+---
+version: 3
+dependencies:
+  ansible_core:
+    package_pip: ansible-core>=2.16
+  ansible_runner:
+    package_pip: ansible-runner
+  galaxy:
+    collections:
+      - name: $(basename "$(ls "$ee"/*.tar.gz)")
+        type: file
+EOF
+  (cd "$ee" && ansible-builder create -f execution-environment.yml --context context) || return 1
+  ls "$ee/context"
+}
+
+# ---- runner ----------------------------------------------------------------------------------------------------------
+passed=0; failed=0; failed_names=()
+start_all=$(date +%s)
+for g in "${GATES[@]}"; do
+  log="$LOGS/$g.log"
+  t0=$(date +%s)
+  printf '=== gate %-22s ' "$g"
+  "gate_$g" > "$log" 2>&1
+  rc=$?
+  dt=$(( $(date +%s) - t0 ))
+  if [ $rc -eq 0 ]; then
+    passed=$((passed + 1))
+    summary=$(grep -E '([0-9]+ (passed|failed|error))|(ok=[0-9]+)|checked|Passed|built ' "$log" | tail -n 1)
+    printf 'PASS (%ss) %s\n' "$dt" "$summary"
+  else
+    failed=$((failed + 1)); failed_names+=("$g")
+    printf 'FAIL (%ss, exit %s) - last lines of %s:\n' "$dt" "$rc" "${log#"$ROOT"/}"
+    tail -n 60 "$log" | sed 's/^/    | /'
+  fi
+done
+echo "=== total time $(( $(date +%s) - start_all ))s; logs in tests/output/gates/"
+[ $failed -eq 0 ] || echo "=== failed gates: ${failed_names[*]}"
+echo "gates: $passed passed, $failed failed"
+[ $failed -eq 0 ]
