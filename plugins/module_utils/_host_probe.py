@@ -1,0 +1,327 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) azure_automation.hybrid_worker contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Fact gathering of ``hrw_health`` on Linux: files, sockets, TLS, processes.
+
+PRIVATE TO THIS COLLECTION: no compatibility promise for code outside it.
+
+Functions return plain facts; _host_checks decides. Python 3.8+, standard library only.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import glob
+import json
+import os
+import re
+import socket
+import ssl
+import time
+from email.utils import parsedate_to_datetime
+
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._host_checks import parse_version
+
+# Documented locations (DOMAIN.md sections 8 and 14). Unit tests patch these constants.
+EXTENSION_NAME = 'Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux'
+WAAGENT_DIR = '/var/lib/waagent'
+ENVIRONMENT_FILE = '/etc/environment'
+OS_RELEASE_FILES = ('/etc/os-release', '/usr/lib/os-release')
+WORKER_SERVICE = 'hwd'
+WORKER_USER = 'hweautomation'
+LOG_FOLDERS = ('/var/log/azure/' + EXTENSION_NAME, '/home/hweautomation')
+V1_PATHS = (
+    '/opt/microsoft/omsagent',
+    '/var/opt/microsoft/omsagent',
+    '/opt/microsoft/omsconfig/modules/nxOMSAutomationWorker',
+    '/home/nxautomation/state/worker.conf',
+)
+V1_USERS = ('nxautomation',)
+V1_PROCESS_MARKERS = ('automationworker/worker/', 'nxOMSAutomationWorker')
+PROC_DIR = '/proc'
+
+
+def read_text(path):
+    try:
+        with open(path, 'r') as handle:
+            return handle.read()
+    except (IOError, OSError, UnicodeDecodeError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------- host facts
+
+def memory_total_mb(meminfo_path='/proc/meminfo'):
+    text = read_text(meminfo_path) or ''
+    match = re.search(r'^MemTotal:\s+(\d+)\s+kB', text, re.MULTILINE)
+    return int(match.group(1)) // 1024 if match else None
+
+
+def disk_free_mb(path):
+    """Free MB for unprivileged users on the file system holding ``path`` (or its nearest existing parent)."""
+    probe = path
+    while probe and not os.path.exists(probe):
+        parent = os.path.dirname(probe.rstrip('/')) or '/'
+        if parent == probe:
+            break
+        probe = parent
+    try:
+        stat = os.statvfs(probe)
+    except OSError:
+        return None
+    return stat.f_bavail * stat.f_frsize // (1024 * 1024)
+
+
+def os_release_text():
+    for path in OS_RELEASE_FILES:
+        text = read_text(path)
+        if text is not None:
+            return text
+    return ''
+
+
+def user_exists(name):
+    import pwd
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def v1_processes():
+    """Command lines of running V1 worker processes."""
+    found = []
+    for cmdline in glob.glob(os.path.join(PROC_DIR, '[0-9]*', 'cmdline')):
+        try:
+            with open(cmdline, 'rb') as handle:
+                text = handle.read().replace(b'\0', b' ').decode('utf-8', 'replace').strip()
+        except (IOError, OSError):
+            continue
+        if any(marker in text for marker in V1_PROCESS_MARKERS):
+            found.append(text)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------- extension state
+
+def extension_versions():
+    prefix = os.path.join(WAAGENT_DIR, EXTENSION_NAME + '-')
+    return sorted((p[len(prefix):] for p in glob.glob(prefix + '*') if os.path.isdir(p)), key=parse_version)
+
+
+def _newest_numbered(paths):
+    """The file with the highest sequence number (``3.settings`` > ``2.settings``), then the newest."""
+    def key(path):
+        stem = os.path.basename(path).split('.')[0]
+        try:
+            mtime = os.path.getmtime(path)
+        except OSError:
+            mtime = 0
+        return (int(stem) if stem.isdigit() else -1, mtime)
+    return max(paths, key=key) if paths else None
+
+
+def extension_settings():
+    """{'path', 'url', 'has_protected'} of the newest settings file, or None."""
+    candidates = glob.glob(os.path.join(WAAGENT_DIR, EXTENSION_NAME, '**', '*.settings'), recursive=True)
+    candidates += glob.glob(os.path.join(WAAGENT_DIR, EXTENSION_NAME + '-*', 'config', '*.settings'))
+    path = _newest_numbered(candidates)
+    if not path:
+        return None
+    facts = {'path': path, 'url': None, 'has_protected': False, 'error': None}
+    try:
+        data = json.loads(read_text(path) or '')
+        handler = (data.get('runtimeSettings') or [{}])[0].get('handlerSettings') or {}
+        public = handler.get('publicSettings') or {}
+        if isinstance(public, str):
+            public = json.loads(public)
+        facts['url'] = public.get('AutomationAccountURL')
+        facts['has_protected'] = bool(handler.get('protectedSettings'))
+    except (ValueError, AttributeError, IndexError, TypeError) as exc:
+        facts['error'] = 'unreadable settings file %s: %s' % (path, exc)
+    return facts
+
+
+def extension_status():
+    """(status, message) of the newest status file of the newest install dir, or (None, None)."""
+    versions = extension_versions()
+    if not versions:
+        return None, None
+    base = os.path.join(WAAGENT_DIR, '%s-%s' % (EXTENSION_NAME, versions[-1]), 'status')
+    path = _newest_numbered(glob.glob(os.path.join(base, '*.status')))
+    if not path:
+        return None, None
+    try:
+        data = json.loads(read_text(path) or '')
+        if isinstance(data, list):
+            data = data[0]
+        status = data.get('status') or {}
+        message = (status.get('formattedMessage') or {}).get('message')
+        return status.get('status') or 'unknown', message
+    except (ValueError, AttributeError, IndexError, TypeError) as exc:
+        return 'error', 'unreadable status file %s: %s' % (path, exc)
+
+
+# ---------------------------------------------------------------------------------------------------- DER names
+
+def _der_read(data, pos):
+    """(tag, start of value, end of value) of the TLV at ``pos``."""
+    tag = data[pos]
+    length = data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        count = length & 0x7F
+        length = int.from_bytes(data[pos:pos + count], 'big')
+        pos += count
+    return tag, pos, pos + length
+
+
+def _der_children(data, start, end):
+    items = []
+    while start < end:
+        tag, vstart, vend = _der_read(data, start)
+        items.append((tag, vstart, vend))
+        start = vend
+    return items
+
+
+_NAME_OIDS = {b'\x55\x04\x03': 'CN', b'\x55\x04\x0a': 'O', b'\x55\x04\x0b': 'OU'}
+
+
+def _der_name(data, start, end):
+    fields = {}
+    for _tag, sstart, send in _der_children(data, start, end):          # SET
+        for _t, astart, aend in _der_children(data, sstart, send):      # AttributeTypeAndValue
+            parts = _der_children(data, astart, aend)
+            if len(parts) != 2:
+                continue
+            oid = data[parts[0][1]:parts[0][2]]
+            if oid in _NAME_OIDS:
+                fields.setdefault(_NAME_OIDS[oid], data[parts[1][1]:parts[1][2]].decode('utf-8', 'replace'))
+    return fields
+
+
+def certificate_names(der):
+    """{'issuer': {CN, O, OU}, 'subject': {...}} of a DER certificate; empty dicts when it cannot be parsed."""
+    try:
+        _tag, cstart, cend = _der_read(der, 0)
+        tbs = _der_children(der, cstart, cend)[0]
+        fields = _der_children(der, tbs[1], tbs[2])
+        if fields and fields[0][0] == 0xA0:  # explicit version
+            fields = fields[1:]
+        # serialNumber, signature, issuer, validity, subject
+        issuer, subject = fields[2], fields[4]
+        return {'issuer': _der_name(der, issuer[1], issuer[2]), 'subject': _der_name(der, subject[1], subject[2])}
+    except (IndexError, ValueError):
+        return {'issuer': {}, 'subject': {}}
+
+
+def _display(name):
+    parts = ['%s=%s' % (k, name[k]) for k in ('CN', 'O') if name.get(k)]
+    return ', '.join(parts) or None
+
+
+# ---------------------------------------------------------------------------------------------------- network probes
+
+def resolve(host, port):
+    """(addresses, error)."""
+    try:
+        infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    except (socket.gaierror, socket.herror, UnicodeError) as exc:
+        return [], str(exc)
+    addresses = []
+    for info in infos:
+        if info[4][0] not in addresses:
+            addresses.append(info[4][0])
+    return addresses, None
+
+
+def tcp_connect(host, port, timeout):
+    """(elapsed ms, error)."""
+    started = time.monotonic()
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+        sock.close()
+    except (OSError, socket.timeout) as exc:
+        return None, str(exc) or exc.__class__.__name__
+    return int((time.monotonic() - started) * 1000), None
+
+
+def _http_date(tls, host, timeout):
+    """Seconds since the epoch of the HTTP Date header of ``HEAD /``, and the local time at receipt."""
+    tls.settimeout(timeout)
+    tls.sendall(('HEAD / HTTP/1.1\r\nHost: %s\r\nUser-Agent: hrw_health\r\nConnection: close\r\n\r\n' % host).encode('ascii'))
+    data = b''
+    while b'\r\n\r\n' not in data and len(data) < 65536:
+        chunk = tls.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    received = time.time()
+    for line in data.decode('iso-8859-1').split('\r\n')[1:]:
+        if line.lower().startswith('date:'):
+            return parsedate_to_datetime(line.split(':', 1)[1].strip()).timestamp(), received
+    raise ValueError('no Date header in the response')
+
+
+def _chain_names(tls, der_leaf, verified):
+    """Display string of the leaf issuer and the CN/O strings of every certificate name we can see."""
+    chain = []
+    getter = getattr(tls, 'get_verified_chain' if verified else 'get_unverified_chain', None)  # Python 3.13+
+    if getter is not None:
+        try:
+            chain = [c if isinstance(c, bytes) else c.public_bytes() for c in (getter() or [])]
+        except (ssl.SSLError, AttributeError, ValueError):
+            chain = []
+    leaf = certificate_names(der_leaf) if der_leaf else {'issuer': {}, 'subject': {}}
+    names = [v for v in leaf['issuer'].values()]
+    for der in chain[1:]:
+        parsed = certificate_names(der)
+        names.extend(parsed['subject'].values())
+        names.extend(parsed['issuer'].values())
+    return _display(leaf['issuer']), names, len(chain)
+
+
+def probe_tls(host, port, timeout, want_date=True):
+    """TLS facts for _host_checks.check_tls plus the HTTP Date for check_clock_skew.
+
+    First a verified handshake against the system trust store (OpenSSL default paths, so SSL_CERT_FILE applies);
+    when verification fails, a second handshake without verification reads who issued the certificate.
+    """
+    facts = {'verified': False, 'handshake_error': None, 'verify_code': None, 'verify_message': None,
+             'leaf_issuer': None, 'names': [], 'chain_length': 0, 'server_time': None, 'local_time': None, 'date_error': None}
+    context = ssl.create_default_context()
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except (OSError, socket.timeout) as exc:
+        facts['handshake_error'] = 'cannot connect: %s' % (str(exc) or exc.__class__.__name__)
+        return facts
+    tls = None
+    try:
+        try:
+            tls = context.wrap_socket(sock, server_hostname=host)
+            facts['verified'] = True
+        except ssl.SSLCertVerificationError as exc:
+            facts['verify_code'] = exc.verify_code
+            facts['verify_message'] = exc.verify_message
+            sock.close()
+            insecure = ssl.create_default_context()
+            insecure.check_hostname = False
+            insecure.verify_mode = ssl.CERT_NONE
+            sock = socket.create_connection((host, port), timeout=timeout)
+            tls = insecure.wrap_socket(sock, server_hostname=host)
+        der = tls.getpeercert(binary_form=True)
+        facts['leaf_issuer'], facts['names'], facts['chain_length'] = _chain_names(tls, der, facts['verified'])
+        if want_date:
+            try:
+                facts['server_time'], facts['local_time'] = _http_date(tls, host, timeout)
+            except (OSError, ValueError, TypeError, socket.timeout) as exc:
+                facts['date_error'] = str(exc) or exc.__class__.__name__
+    except (ssl.SSLError, OSError, socket.timeout) as exc:
+        facts['handshake_error'] = str(exc) or exc.__class__.__name__
+    finally:
+        (tls or sock).close()
+    return facts

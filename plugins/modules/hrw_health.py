@@ -1,0 +1,445 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) azure_automation.hybrid_worker contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: hrw_health
+short_description: Check that a host can run an Azure Automation Hybrid Runbook Worker
+version_added: 0.1.0
+description:
+  - Runs read-only checks on a Linux or Windows host that is, or will become, an extension-based (V2) Hybrid Runbook Worker, and
+    returns each as O(checks) item C({id, status, summary, remediation}) with C(status) one of C(ok), C(warn), C(fail).
+  - The Linux implementation is this Python module; on Windows hosts Ansible runs C(hrw_health.ps1) with the same options and result.
+  - "Check ids, in the order they run (full table with every remediation in C(docs/hrw_health_checks.md) of the collection):"
+  - C(cpu_cores) - CPU cores against O(min_cpu_cores) (documented minimum 2). Fail below.
+  - C(memory) - total RAM against O(min_memory_mb) (documented minimum 4 GB). Warn down to 90% of it (the kernel reserves some), fail below.
+  - C(disk_space) - free space on O(disk_path). Fail below O(min_disk_free_mb), warn below twice that.
+  - C(os_supported) - x64 and a distribution/version from the documented list (Debian 8-12, Ubuntu 18.04/20.04/22.04, RHEL 7/8,
+    Oracle Linux 7/8, SLES 15; Windows Server 2012 or later, Windows 10/11). Fail on non-x64, warn on an unlisted OS.
+  - C(dns) - each endpoint (the worker endpoint from O(automation_account_url) and every O(extra_endpoints)) resolves. Fail otherwise.
+  - C(tcp_connect) - a direct TCP connection to each endpoint on the URL's port (default 443) opens within O(timeout). Fail otherwise.
+  - C(tls) - the endpoint's certificate validates against the system trust store and chains to one of O(expected_issuers).
+    Valid but from another issuer is a C(warn) named B(TLS interception). Not valid is a C(fail); the summary says whether it looks
+    like a TLS-intercepting proxy (untrusted or self-signed chain, or host name mismatch, from an unexpected issuer) or not.
+  - C(clock_skew) - local clock against the HTTP C(Date) header of the worker endpoint. Warn beyond 60 s, fail beyond 300 s.
+  - C(proxy) - proxy variables in the environment and in C(/etc/environment) (shown without credentials), and whether the extension
+    has protected settings (where C(Proxy_URL) lives; encrypted, so only its presence is reported). Warn on a host proxy without
+    extension protected settings, or when the two C(https_proxy) values differ.
+  - C(worker_service) - Linux C(hwd), Windows C(HybridWorkerService) is running and starts at boot. Fail when not running,
+    warn when not enabled.
+  - C(worker_user) - (Linux only) the C(hweautomation) user exists. Fail otherwise.
+  - C(extension_install) - the C(HybridWorkerForLinux)/C(HybridWorkerForWindows) extension directory exists. Fail when missing,
+    warn when older than 1.1.11 (needed for PowerShell 7.2 and Python 3.10 runbooks).
+  - C(extension_settings) - the newest extension settings file has an https C(AutomationAccountURL), equal to
+    O(automation_account_url) when given. Fail otherwise.
+  - C(extension_status) - the newest extension status file says C(success). Warn on C(transitioning)/C(warning) or no file, fail on error.
+  - C(log_folders) - the extension log folder (and on Linux C(/home/hweautomation)) exist. Warn otherwise.
+  - C(runtime_powershell) - C(pwsh) is on C(PATH) and reports a version. Warn otherwise (PowerShell runbooks only).
+  - C(runtime_python) - C(python3) (Windows C(python)) is found. Fail on Linux when missing (the extension needs it), warn on Windows.
+  - C(runtime_paths) - C(powershell_7_2_path) and C(python_3_10_path) (Linux C(/etc/environment), Windows machine environment) name
+    executable files. Fail when one is set to a missing file, warn when neither is set.
+  - C(v1_remnants) - files, users, registry keys and processes of a legacy agent-based (V1) worker. Warn when any is found.
+  - A check that cannot gather its facts reports C(warn), never C(ok).
+author:
+  - azure_automation.hybrid_worker developers
+options:
+  automation_account_url:
+    description:
+      - The account's C(automationHybridServiceUrl) (what the extension setting C(AutomationAccountURL) should hold).
+      - The network checks use its host and port (443 when the URL has none); C(extension_settings) compares against it.
+      - When omitted, the network checks use the URL from the extension settings file, if there is one.
+    type: str
+  extra_endpoints:
+    description:
+      - More endpoints for C(dns), C(tcp_connect) and C(tls), as C(host), C(host:port) or an https URL, for example the regional
+        C(*.azure-automation.net) records your firewall rules allow.
+    type: list
+    elements: str
+    default: []
+  expected_issuers:
+    description:
+      - Names matched (case-insensitive substring) against the common name and organisation of the certificates the TLS handshake
+        shows; the verified chain up to the root on Python 3.13 and later, the leaf's issuer on older Pythons.
+      - The default holds the roots Azure front ends chain to (DigiCert Global Root G2/G3/CA, Microsoft RSA/ECC Root Certificate
+        Authority 2017) and the organisations of Azure's issuing CAs (C(Microsoft Corporation), C(DigiCert Inc)).
+    type: list
+    elements: str
+    default:
+      - DigiCert Global Root G2
+      - DigiCert Global Root G3
+      - DigiCert Global Root CA
+      - Microsoft RSA Root Certificate Authority 2017
+      - Microsoft ECC Root Certificate Authority 2017
+      - Microsoft Corporation
+      - DigiCert Inc
+  checks:
+    description:
+      - Check ids to run. Empty means all.
+    type: list
+    elements: str
+    default: []
+    choices: [cpu_cores, memory, disk_space, os_supported, dns, tcp_connect, tls, clock_skew, proxy, worker_service, worker_user,
+              extension_install, extension_settings, extension_status, log_folders, runtime_powershell, runtime_python,
+              runtime_paths, v1_remnants]
+  skip_checks:
+    description:
+      - Check ids not to run; applied after O(checks).
+      - For example O(skip_checks=[worker_service, worker_user, extension_install, extension_settings, extension_status, log_folders])
+        before the extension is installed.
+    type: list
+    elements: str
+    default: []
+    choices: [cpu_cores, memory, disk_space, os_supported, dns, tcp_connect, tls, clock_skew, proxy, worker_service, worker_user,
+              extension_install, extension_settings, extension_status, log_folders, runtime_powershell, runtime_python,
+              runtime_paths, v1_remnants]
+  fail_on:
+    description:
+      - Which results fail the task. V(fail) fails on any C(fail), V(warn) on any C(warn) or C(fail), V(never) only reports.
+      - The result (O(checks), RV(summary)) is returned in every case.
+    type: str
+    default: fail
+    choices: [fail, warn, never]
+  timeout:
+    description: Seconds for each DNS-independent network step (TCP connect, TLS handshake, HTTP response).
+    type: int
+    default: 5
+  min_cpu_cores:
+    description: Minimum CPU cores; the documented prerequisite is 2.
+    type: int
+    default: 2
+  min_memory_mb:
+    description: Minimum RAM in MB; the documented prerequisite is 4 GB.
+    type: int
+    default: 4096
+  min_disk_free_mb:
+    description:
+      - Minimum free space in MB on O(disk_path). Microsoft documents no figure; 1 GB holds the extension, a PowerShell module
+        set and job logs.
+    type: int
+    default: 1024
+  disk_path:
+    description:
+      - Path whose file system C(disk_space) measures (the nearest existing parent when it does not exist).
+      - Defaults to C(/var) on Linux (extension, logs, state) and to the system drive on Windows.
+    type: path
+notes:
+  - Connections go directly from the host, not through a proxy; the C(proxy) check reports the proxy settings.
+  - The system trust store is OpenSSL's default (on Linux C(SSL_CERT_FILE)/C(SSL_CERT_DIR) apply), the Windows certificate store on Windows.
+  - Linux paths read are C(/var/lib/waagent/Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux-<version>/) (install,
+    C(status/*.status)), C(config/*.settings) there or under C(/var/lib/waagent/Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux/),
+    C(/var/log/azure/Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux), C(/etc/environment), and the V1 paths
+    C(/opt/microsoft/omsagent), C(/var/opt/microsoft/omsagent), C(/opt/microsoft/omsconfig/modules/nxOMSAutomationWorker),
+    C(/home/nxautomation/state/worker.conf).
+seealso:
+  - module: azure_automation.hybrid_worker.hrw_modules
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: The module only reads; it never reports C(changed).
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: [posix, windows]
+"""
+
+EXAMPLES = r"""
+- name: Check a worker against its account
+  azure_automation.hybrid_worker.hrw_health:
+    automation_account_url: "{{ hrw_account.automation_hybrid_service_url }}"
+  register: health
+
+- name: Check prerequisites before installing the extension, and only report
+  azure_automation.hybrid_worker.hrw_health:
+    automation_account_url: https://0f8e2c1a-0000-4000-8000-000000000001.jrds.eus2.azure-automation.net/automationAccounts/0f8e2c1a-0000-4000-8000-000000000001
+    skip_checks: [worker_service, worker_user, extension_install, extension_settings, extension_status, log_folders]
+    fail_on: never
+  register: precheck
+
+- name: Fail on warnings too, behind a proxy that re-signs TLS with the corporate CA
+  azure_automation.hybrid_worker.hrw_health:
+    fail_on: warn
+    expected_issuers:
+      - DigiCert Global Root G2
+      - Microsoft Corporation
+      - Contoso Inspection CA
+
+- name: Only the network checks, with an extra regional endpoint
+  azure_automation.hybrid_worker.hrw_health:
+    automation_account_url: "{{ hrw_url }}"
+    extra_endpoints:
+      - eus2-jobruntimedata-prod-su1.azure-automation.net
+    checks: [dns, tcp_connect, tls, clock_skew, proxy]
+"""
+
+RETURN = r"""
+checks:
+  description: One item per check result, in the order the checks ran. Network checks give one item per endpoint.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Check id (see the module description).
+      type: str
+      sample: tls
+    status:
+      description: C(ok), C(warn) or C(fail).
+      type: str
+      sample: warn
+    summary:
+      description: What was found.
+      type: str
+      sample: "TLS interception: the certificate of x.jrds.eus2.azure-automation.net:443 validates against the system store but is
+        issued by CN=Contoso Inspection CA, O=Contoso, not by an expected issuer."
+    remediation:
+      description: What to do; empty when C(status) is C(ok).
+      type: str
+      sample: Exempt *.azure-automation.net from TLS inspection, or add its issuer to expected_issuers if this is intended.
+    target:
+      description: The endpoint, path, service or user the item is about, when the check has one.
+      type: str
+      returned: when the check has a target
+      sample: x.jrds.eus2.azure-automation.net:443
+    details:
+      description: Facts behind the decision (never secrets).
+      type: dict
+      returned: when the check has details
+      sample: {"issuer": "CN=Contoso Inspection CA, O=Contoso", "verified": true}
+  sample:
+    - {"id": "cpu_cores", "status": "ok", "summary": "2 CPU cores (minimum 2).", "remediation": ""}
+summary:
+  description: Counts per status, the total, and the worst status.
+  returned: always
+  type: dict
+  sample: {"ok": 15, "warn": 2, "fail": 0, "total": 17, "status": "warn"}
+endpoints:
+  description: The C(host:port) endpoints the network checks used.
+  returned: always
+  type: list
+  elements: str
+  sample: ["0f8e2c1a-0000-4000-8000-000000000001.jrds.eus2.azure-automation.net:443"]
+automation_account_url:
+  description: The worker endpoint URL used, from O(automation_account_url) or else from the extension settings; null when neither.
+  returned: always
+  type: str
+  sample: https://0f8e2c1a-0000-4000-8000-000000000001.jrds.eus2.azure-automation.net/automationAccounts/0f8e2c1a-0000-4000-8000-000000000001
+"""
+
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.six.moves.urllib.parse import urlsplit
+
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_checks as checks
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_probe as probe
+
+
+def parse_endpoint(value):
+    """'https://h:8443/x' / 'h:8443' / 'h' -> (host, port)."""
+    text = value.strip()
+    if '://' not in text:
+        text = 'https://' + text
+    parts = urlsplit(text)
+    if not parts.hostname:
+        raise ValueError('cannot read a host name from %r' % value)
+    return parts.hostname, parts.port or 443
+
+
+def _run_version(argv):
+    try:
+        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return checks.parse_version(out.stdout.decode('utf-8', 'replace'))
+
+
+def _systemd_unit(name):
+    systemctl = shutil.which('systemctl')
+    if not systemctl or not os.path.isdir('/run/systemd/system'):  # systemd is not the running init
+        return {'manager': False}
+    facts = {'manager': True}
+    for verb in ('is-active', 'is-enabled'):
+        out = subprocess.run([systemctl, verb, name], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False)
+        facts[verb.split('-')[1]] = out.stdout.decode('utf-8', 'replace').strip() or 'unknown'
+    return facts
+
+
+class HealthRunner(object):
+    """Gathers facts for the selected checks and turns them into results with _host_checks."""
+
+    def __init__(self, params):
+        self.params = params
+        self.selected = checks.select_checks(params['checks'], params['skip_checks'])
+        self.results = []
+        self.endpoints = []
+        self.url = params['automation_account_url']
+        self._settings = None
+        self._settings_read = False
+
+    def wants(self, *ids):
+        return any(i in self.selected for i in ids)
+
+    def add(self, item):
+        self.results.append(item)
+
+    @property
+    def settings(self):
+        if not self._settings_read:
+            self._settings = probe.extension_settings()
+            self._settings_read = True
+        return self._settings
+
+    def run(self):
+        if self.url is None and self.wants('dns', 'tcp_connect', 'tls', 'clock_skew') and self.settings:
+            self.url = self.settings.get('url')
+        self.host_checks()
+        self.network_checks()
+        self.worker_checks()
+        order = dict((cid, i) for i, cid in enumerate(checks.CHECK_IDS))
+        self.results.sort(key=lambda r: order[r['id']])  # stable: per-endpoint order kept
+        return self.results
+
+    # -- size and OS
+    def host_checks(self):
+        p = self.params
+        if self.wants('cpu_cores'):
+            try:
+                cores = len(os.sched_getaffinity(0))
+            except (AttributeError, OSError):
+                cores = multiprocessing.cpu_count()
+            self.add(checks.check_cpu_cores(cores, p['min_cpu_cores']))
+        if self.wants('memory'):
+            self.add(checks.check_memory(probe.memory_total_mb(), p['min_memory_mb']))
+        if self.wants('disk_space'):
+            path = p['disk_path'] or '/var'
+            self.add(checks.check_disk_space(path, probe.disk_free_mb(path), p['min_disk_free_mb']))
+        if self.wants('os_supported'):
+            self.add(checks.check_os_supported(checks.parse_key_value_file(probe.os_release_text()), platform.machine()))
+
+    # -- network
+    def network_checks(self):
+        targets = []
+        if self.url:
+            targets.append(parse_endpoint(self.url))
+        for extra in self.params['extra_endpoints']:
+            endpoint = parse_endpoint(extra)
+            if endpoint not in targets:
+                targets.append(endpoint)
+        self.endpoints = ['%s:%d' % t for t in targets]
+        if not self.url:
+            for cid in ('dns', 'tcp_connect', 'tls', 'clock_skew'):
+                if self.wants(cid):
+                    self.add(checks.result(cid, checks.WARN, 'No worker endpoint: automation_account_url is not set and no '
+                                           'extension settings name one.', 'Pass automation_account_url.'))
+        environment = checks.parse_key_value_file(probe.read_text(probe.ENVIRONMENT_FILE))
+        proxy_configured = any(k.lower() in ('https_proxy', 'http_proxy') and v
+                               for k, v in list(os.environ.items()) + list(environment.items()))
+        timeout = self.params['timeout']
+        for index, (host, port) in enumerate(targets):
+            if self.wants('dns'):
+                addresses, error = probe.resolve(host, port)
+                self.add(checks.check_dns(host, addresses, error))
+            tcp_error = None
+            if self.wants('tcp_connect'):
+                elapsed, tcp_error = probe.tcp_connect(host, port, timeout)
+                self.add(checks.check_tcp_connect(host, port, tcp_error, elapsed, proxy_configured))
+            primary = index == 0 and bool(self.url)
+            want_clock = primary and self.wants('clock_skew')
+            if not (self.wants('tls') or want_clock):
+                continue
+            if tcp_error:
+                facts = {'handshake_error': 'not tried: TCP connection failed'}
+            else:
+                facts = probe.probe_tls(host, port, timeout, want_date=want_clock)
+            if self.wants('tls'):
+                self.add(checks.check_tls(host, port, facts, self.params['expected_issuers']))
+            if want_clock:
+                skew = None
+                if facts.get('server_time') is not None:
+                    skew = int(round(facts['local_time'] - facts['server_time']))
+                self.add(checks.check_clock_skew(host, skew, facts.get('date_error') or facts.get('handshake_error')))
+        if self.wants('proxy'):
+            has_protected = self.settings.get('has_protected') if self.settings else None
+            self.add(checks.check_proxy(dict(os.environ), environment, has_protected))
+
+    # -- worker, extension, runtimes, V1
+    def worker_checks(self):
+        if self.wants('worker_service'):
+            self.add(checks.check_worker_service(probe.WORKER_SERVICE, _systemd_unit(probe.WORKER_SERVICE)))
+        if self.wants('worker_user'):
+            self.add(checks.check_worker_user(probe.WORKER_USER, probe.user_exists(probe.WORKER_USER)))
+        if self.wants('extension_install'):
+            self.add(checks.check_extension_install(probe.extension_versions()))
+        if self.wants('extension_settings'):
+            settings = self.settings
+            if settings and settings.get('error'):
+                self.add(checks.result('extension_settings', checks.FAIL, settings['error'],
+                                       'Reinstall the HybridWorkerExtension.'))
+            else:
+                self.add(checks.check_extension_settings(bool(settings), settings and settings.get('url'),
+                                                         self.params['automation_account_url']))
+        if self.wants('extension_status'):
+            self.add(checks.check_extension_status(*probe.extension_status()))
+        if self.wants('log_folders'):
+            self.add(checks.check_log_folders(dict((p, os.path.isdir(p)) for p in probe.LOG_FOLDERS)))
+        if self.wants('runtime_powershell'):
+            pwsh = shutil.which('pwsh')
+            self.add(checks.check_runtime_powershell(pwsh, _run_version([pwsh, '--version']) if pwsh else ()))
+        if self.wants('runtime_python'):
+            python = shutil.which('python3')
+            self.add(checks.check_runtime_python(python, _run_version([python, '--version']) if python else ()))
+        if self.wants('runtime_paths'):
+            values = checks.parse_key_value_file(probe.read_text(probe.ENVIRONMENT_FILE))
+            paths = [values[k] for k in checks.RUNTIME_PATH_VARIABLES if values.get(k)]
+            self.add(checks.check_runtime_paths(values, dict((p, os.path.isfile(p) and os.access(p, os.X_OK)) for p in paths)))
+        if self.wants('v1_remnants'):
+            self.add(checks.check_v1_remnants([p for p in probe.V1_PATHS if os.path.exists(p)], probe.v1_processes(),
+                                              [u for u in probe.V1_USERS if probe.user_exists(u)]))
+
+
+def main():
+    argument_spec = dict(
+        automation_account_url=dict(type='str'),
+        extra_endpoints=dict(type='list', elements='str', default=[]),
+        expected_issuers=dict(type='list', elements='str', default=list(checks.DEFAULT_EXPECTED_ISSUERS)),
+        checks=dict(type='list', elements='str', default=[], choices=list(checks.CHECK_IDS)),
+        skip_checks=dict(type='list', elements='str', default=[], choices=list(checks.CHECK_IDS)),
+        fail_on=dict(type='str', default='fail', choices=['fail', 'warn', 'never']),
+        timeout=dict(type='int', default=5),
+        min_cpu_cores=dict(type='int', default=checks.MIN_CPU_CORES),
+        min_memory_mb=dict(type='int', default=checks.MIN_MEMORY_MB),
+        min_disk_free_mb=dict(type='int', default=checks.MIN_DISK_FREE_MB),
+        disk_path=dict(type='path'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        runner = HealthRunner(module.params)
+        results = runner.run()
+    except ValueError as exc:
+        module.fail_json(msg='Failed to run the health checks: %s' % exc)
+    summary = checks.summarize(results)
+    output = dict(changed=False, checks=results, summary=summary, endpoints=runner.endpoints,
+                  automation_account_url=runner.url)
+    bad = checks.failing(results, module.params['fail_on'])
+    if bad:
+        module.fail_json(msg='%d health check(s) at or above %s: %s' % (
+            len(bad), module.params['fail_on'], ', '.join(sorted(set('%s (%s)' % (r['id'], r['status']) for r in bad)))), **output)
+    module.exit_json(**output)
+
+
+if __name__ == '__main__':
+    main()
