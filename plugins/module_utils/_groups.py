@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) azure_automation.hybrid_worker contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE to the azure_automation.hybrid_worker collection: not a public API, may change without notice.
+"""Decision logic of hrw_group and hrw_group_info."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import StateError
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import OptionError
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._hybrid_worker import group_view, worker_view
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import parse_machine_id
+
+
+class GroupManager(object):
+    def __init__(self, automation, machines, check_mode=False):
+        self.automation = automation
+        self.machines = machines
+        self.check_mode = check_mode
+
+    def present(self, name, credential_name=None):
+        current = self.automation.get_group(name)
+        before = group_view(current) if current else None
+        if current is None:
+            after = {"name": name, "group_type": "User", "credential_name": credential_name or None, "id": None}
+            if not self.check_mode:
+                after = group_view(self.automation.create_group(name, credential_name)) or after
+            return self._result(True, ["create_group"], before, after)
+        wanted = before["credential_name"] if credential_name is None else (credential_name or None)
+        if wanted == before["credential_name"]:
+            return self._result(False, [], before, before)
+        if before["group_type"].lower() == "system":
+            raise StateError("Failed to update %s: it is a System group (Update Management's); it cannot be changed"
+                             % self.automation.group_label(name))
+        after = dict(before, credential_name=wanted)
+        if not self.check_mode:
+            after = group_view(self.automation.update_group(name, wanted)) or after
+        return self._result(True, ["update_credential"], before, after)
+
+    def absent(self, name, force=False):
+        current = self.automation.get_group(name)
+        if current is None:
+            return self._result(False, [], None, None)
+        before = group_view(current)
+        if before["group_type"].lower() == "system":
+            raise StateError("Failed to delete %s: it is a System group (Update Management's); it cannot be changed"
+                             % self.automation.group_label(name))
+        workers = [worker_view(name, w) for w in self.automation.list_workers(name)]
+        before["workers"] = sorted(w["worker_id"] for w in workers)
+        actions = []
+        if workers and not force:
+            raise StateError("Failed to delete %s: it still has %d worker(s) (%s); remove them first or set force=true"
+                             % (self.automation.group_label(name), len(workers),
+                                ", ".join(w["worker_name"] or w["worker_id"] for w in workers[:5])), workers=before["workers"])
+        for worker in workers:
+            actions.extend(self._remove_worker(name, worker))
+        actions.append("delete_group")
+        if not self.check_mode:
+            self.automation.delete_group(name)
+        return self._result(True, actions, before, None)
+
+    def _remove_worker(self, group, worker):
+        actions = []
+        vm_id = worker["vm_resource_id"]
+        if vm_id and worker["worker_type"] != "HybridV1":
+            try:
+                machine_id = parse_machine_id(vm_id)
+            except OptionError:
+                machine_id = None
+            if machine_id is not None and self.machines.get_extension(machine_id) is not None:
+                actions.append("remove_extension:%s" % vm_id)
+                if not self.check_mode:
+                    self.machines.delete_extension(machine_id)
+        actions.append("remove_record:%s" % worker["worker_id"])
+        if not self.check_mode:
+            self.automation.delete_worker(group, worker["worker_id"])
+        return actions
+
+    @staticmethod
+    def _result(changed, actions, before, after):
+        return {"changed": changed, "actions": actions, "group": after if after is not None else before,
+                "diff": {"before": before or {}, "after": after or {}}}
+
+
+def describe_groups(automation, name=None, include_workers=True):
+    """hrw_group_info: one group (or none) or all groups, with their workers."""
+    if name:
+        group = automation.get_group(name)
+        groups = [group] if group else []
+    else:
+        groups = automation.list_groups()
+    result = []
+    for group in groups:
+        view = group_view(group)
+        if include_workers:
+            view["workers"] = [worker_view(view["name"], w) for w in automation.list_workers(view["name"])]
+        result.append(view)
+    return result

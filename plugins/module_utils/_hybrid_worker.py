@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) azure_automation.hybrid_worker contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE to the azure_automation.hybrid_worker collection: not a public API, may change without notice.
+"""Clients for the two planes: the Automation record (account, groups, workers) and the VM/Arc machine with its extension.
+
+They only talk to ARM through ArmClient and return plain dicts; the decisions live in _groups.py and _register.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+try:
+    from urllib.parse import quote
+except ImportError:  # pragma: no cover
+    from urllib import quote
+
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
+    ArmError, ConflictError, NotFoundError, StateError)
+
+EXTENSION_NAME = "HybridWorkerExtension"
+
+
+def _seg(value):
+    return quote(value, safe="")
+
+
+def group_view(group):
+    props = group.get("properties") or {}
+    credential = props.get("credential") or {}
+    return {
+        "name": group.get("name"),
+        "id": group.get("id"),
+        "group_type": props.get("groupType") or "User",
+        "credential_name": credential.get("name") or None,
+    }
+
+
+def worker_view(group_name, worker):
+    props = worker.get("properties") or {}
+    return {
+        "group": group_name,
+        "worker_id": worker.get("name"),
+        "id": worker.get("id"),
+        "worker_name": props.get("workerName"),
+        "worker_type": props.get("workerType"),
+        "vm_resource_id": props.get("vmResourceId") or "",
+        "ip": props.get("ip"),
+        "registered": props.get("registeredDateTime"),
+        "last_seen": props.get("lastSeenDateTime"),
+    }
+
+
+class AutomationService(object):
+    """Account, hybrid worker groups and worker records (Microsoft.Automation, synchronous calls)."""
+
+    def __init__(self, arm, subscription_id, resource_group, account):
+        self.arm = arm
+        self.resource_group = resource_group
+        self.account_name = account
+        self.base = "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Automation/automationAccounts/%s" % (
+            subscription_id, _seg(resource_group), _seg(account))
+        self._account = None
+
+    # names used in messages
+    def account_label(self):
+        return "Automation account '%s' in resource group '%s'" % (self.account_name, self.resource_group)
+
+    def group_label(self, name):
+        return "hybrid worker group '%s' of %s" % (name, self.account_label())
+
+    def worker_label(self, group, worker_id, vm_id=None):
+        extra = " (vm_resource_id %s)" % vm_id if vm_id else ""
+        return "hybrid worker '%s'%s in group '%s' of %s" % (worker_id, extra, group, self.account_label())
+
+    def _req(self, method, path, action, resource, **kwargs):
+        return self.arm.request("automation", method, self.base + path, action, resource, **kwargs)
+
+    # account
+    def account(self):
+        if self._account is None:
+            try:
+                account = self.arm.get("automation", self.base, "read", self.account_label(), missing_ok=False)
+            except NotFoundError as exc:
+                raise ArmError("read", self.account_label() + " (options automation_account, resource_group, subscription_id)",
+                               exc.status, exc.code, exc.message)
+            self._account = account
+        return self._account
+
+    def hybrid_service_url(self):
+        url = (self.account().get("properties") or {}).get("automationHybridServiceUrl")
+        if not url:
+            raise StateError("%s has no automationHybridServiceUrl; the HybridWorker extension cannot be configured"
+                             % self.account_label())
+        return url
+
+    # groups
+    def list_groups(self):
+        return self.arm.list("automation", self.base + "/hybridRunbookWorkerGroups", "list hybrid worker groups of",
+                             self.account_label())
+
+    def get_group(self, name):
+        return self.arm.get("automation", self.base + "/hybridRunbookWorkerGroups/" + _seg(name), "read", self.group_label(name))
+
+    def create_group(self, name, credential_name=None):
+        body = {"properties": {"credential": {"name": credential_name}}} if credential_name else {}
+        response = self._req("PUT", "/hybridRunbookWorkerGroups/" + _seg(name), "create", self.group_label(name), body=body,
+                             ok=(200, 201))
+        return response.body or {}
+
+    def update_group(self, name, credential_name):
+        body = {"properties": {"credential": {"name": credential_name}}}
+        response = self._req("PATCH", "/hybridRunbookWorkerGroups/" + _seg(name), "update", self.group_label(name), body=body,
+                             ok=(200,))
+        return response.body or {}
+
+    def delete_group(self, name):
+        self._req("DELETE", "/hybridRunbookWorkerGroups/" + _seg(name), "delete", self.group_label(name), ok=(200, 204),
+                  missing_ok=True)
+
+    # workers
+    def _worker_path(self, group, worker_id):
+        return "/hybridRunbookWorkerGroups/%s/hybridRunbookWorkers/%s" % (_seg(group), _seg(worker_id))
+
+    def list_workers(self, group):
+        try:
+            return self.arm.list("automation", self.base + "/hybridRunbookWorkerGroups/%s/hybridRunbookWorkers" % _seg(group),
+                                 "list workers of", self.group_label(group))
+        except NotFoundError:
+            return []
+
+    def get_worker(self, group, worker_id):
+        return self.arm.get("automation", self.base + self._worker_path(group, worker_id), "read",
+                            self.worker_label(group, worker_id))
+
+    def create_worker(self, group, worker_id, vm_resource_id):
+        body = {"properties": {"vmResourceId": vm_resource_id}}
+        response = self._req("PUT", self._worker_path(group, worker_id), "create",
+                             self.worker_label(group, worker_id, vm_resource_id), body=body, ok=(200, 201))
+        return response.body or {}
+
+    def delete_worker(self, group, worker_id):
+        self._req("DELETE", self._worker_path(group, worker_id), "delete", self.worker_label(group, worker_id), ok=(200, 204),
+                  missing_ok=True)
+
+    def move_worker(self, group, worker_id, target):
+        """POST move is not idempotent: on a transient failure, re-read the target group before trying again."""
+        label = self.worker_label(group, worker_id)
+        attempts = self.arm.retry.max_retries
+        for attempt in range(attempts + 1):
+            try:
+                self._req("POST", self._worker_path(group, worker_id) + "/move", "move to group '%s'" % target, label,
+                          body={"hybridRunbookWorkerGroupName": target}, ok=(200, 202, 204), retry=False)
+                return
+            except ConflictError:
+                raise
+            except ArmError as exc:
+                transient = exc.status is None or exc.status == 429 or exc.status >= 500
+                if not transient or attempt >= attempts:
+                    raise
+                if self.get_worker(target, worker_id) is not None:
+                    return
+                self.arm.warn("Move of %s failed with %s and did not happen; trying again (attempt %d of %d)"
+                              % (label, exc.code, attempt + 1, attempts))
+                self.arm.sleep(self.arm.retry.delay(attempt))
+
+
+class MachineService(object):
+    """An Azure VM or Arc machine and its HybridWorker extension (Microsoft.Compute / Microsoft.HybridCompute, LROs)."""
+
+    def __init__(self, arm, timeout=600.0):
+        self.arm = arm
+        self.timeout = timeout
+
+    @staticmethod
+    def provider(machine_id):
+        return "compute" if machine_id.kind == "vm" else "hybridcompute"
+
+    @staticmethod
+    def label(machine_id):
+        return ("Azure VM '%s'" if machine_id.kind == "vm" else "Arc machine '%s'") % machine_id.id
+
+    def get(self, machine_id):
+        return self.arm.get(self.provider(machine_id), machine_id.id, "read", self.label(machine_id))
+
+    @staticmethod
+    def has_system_identity(machine):
+        return "systemassigned" in str((machine.get("identity") or {}).get("type") or "").replace(" ", "").lower()
+
+    @staticmethod
+    def os_type(machine):
+        props = machine.get("properties") or {}
+        value = ((props.get("storageProfile") or {}).get("osDisk") or {}).get("osType") or props.get("osType") or ""
+        value = str(value).lower()
+        return value if value in ("linux", "windows") else None
+
+    def enable_system_identity(self, machine_id, machine, timeout=None):
+        identity = dict(machine.get("identity") or {})
+        user_assigned = identity.get("userAssignedIdentities") or {}
+        body = {"identity": {"type": "SystemAssigned, UserAssigned" if user_assigned else "SystemAssigned"}}
+        if user_assigned:
+            body["identity"]["userAssignedIdentities"] = dict((key, {}) for key in user_assigned)
+        return self.arm.lro(self.provider(machine_id), "PATCH", machine_id.id, "enable the system-assigned identity of",
+                            self.label(machine_id), body=body, timeout=timeout or self.timeout)
+
+    def _extension_path(self, machine_id, name=EXTENSION_NAME):
+        return "%s/extensions/%s" % (machine_id.id, _seg(name))
+
+    def get_extension(self, machine_id, name=EXTENSION_NAME):
+        return self.arm.get(self.provider(machine_id), self._extension_path(machine_id, name), "read",
+                            "extension '%s' of %s" % (name, self.label(machine_id)))
+
+    def put_extension(self, machine_id, body, name=EXTENSION_NAME, timeout=None):
+        return self.arm.lro(self.provider(machine_id), "PUT", self._extension_path(machine_id, name), "install",
+                            "extension '%s' on %s" % (name, self.label(machine_id)), body=body, timeout=timeout or self.timeout)
+
+    def delete_extension(self, machine_id, name=EXTENSION_NAME, timeout=None):
+        self.arm.lro(self.provider(machine_id), "DELETE", self._extension_path(machine_id, name), "remove",
+                     "extension '%s' from %s" % (name, self.label(machine_id)), timeout=timeout or self.timeout, missing_ok=True)

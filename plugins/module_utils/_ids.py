@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) azure_automation.hybrid_worker contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE to the azure_automation.hybrid_worker collection: not a public API, may change without notice.
+"""Resource ids, names and worker id derivation. Pure functions, no Azure calls."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+import uuid
+
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import OptionError
+
+# Fixed namespace of worker ids derived from a machine's resource id (docs/design.md section 4). Never change it:
+# every existing deployment's re-runs depend on it.
+WORKER_ID_NAMESPACE = uuid.UUID("6f1c9a52-3d0e-5b7a-9e44-2a8d1c7b0f13")
+
+_GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_RG_RE = re.compile(r"^[-\w._()]{1,90}$", re.UNICODE)
+_MACHINE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ACCOUNT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$")
+# Characters Azure Automation refuses in child resource names (group names are shown in portal URLs).
+_GROUP_FORBIDDEN = set('<>*%&:\\?/+#|"')
+
+MACHINE_TYPES = {
+    "microsoft.compute/virtualmachines": ("Microsoft.Compute", "virtualMachines", "vm"),
+    "microsoft.hybridcompute/machines": ("Microsoft.HybridCompute", "machines", "arc"),
+}
+
+
+class MachineId(object):
+    """A parsed Azure VM or Arc machine id."""
+
+    def __init__(self, subscription_id, resource_group, provider, resource_type, name, kind):
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
+        self.provider = provider
+        self.resource_type = resource_type
+        self.name = name
+        self.kind = kind  # 'vm' or 'arc'
+
+    @property
+    def id(self):
+        return "/subscriptions/%s/resourceGroups/%s/providers/%s/%s/%s" % (
+            self.subscription_id, self.resource_group, self.provider, self.resource_type, self.name)
+
+    @property
+    def key(self):
+        """Comparison key: ARM ids are case-insensitive."""
+        return self.id.lower()
+
+    def __repr__(self):
+        return "MachineId(%r)" % self.id
+
+
+def is_guid(value):
+    return isinstance(value, str) and bool(_GUID_RE.match(value))
+
+
+def normalize_guid(value, option):
+    """Return the lower-case GUID or raise OptionError naming ``option``."""
+    if not is_guid(value):
+        raise OptionError(option, "%r is not a GUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)" % (value,))
+    return value.lower()
+
+
+def parse_machine_id(value, option="vm_resource_id"):
+    """Parse an Azure VM or Arc machine resource id; raise OptionError naming ``option`` when malformed or foreign."""
+    if not isinstance(value, str) or not value.strip():
+        raise OptionError(option, "a resource id is required")
+    text = value.strip()
+    parts = text.split("/")
+    if len(parts) != 9 or parts[0] != "":
+        raise OptionError(option, "%r is not a resource id of the form /subscriptions/<guid>/resourceGroups/<rg>/providers/"
+                                  "Microsoft.Compute/virtualMachines/<name> or .../Microsoft.HybridCompute/machines/<name>" % (text,))
+    _, subs, sub, rgs, rg, provs, provider, rtype, name = parts
+    if subs.lower() != "subscriptions" or rgs.lower() != "resourcegroups" or provs.lower() != "providers":
+        raise OptionError(option, "%r is not a resource id (expected /subscriptions/.../resourceGroups/.../providers/...)" % (text,))
+    if not is_guid(sub):
+        raise OptionError(option, "subscription %r in %r is not a GUID" % (sub, text))
+    if not _RG_RE.match(rg) or rg.endswith("."):
+        raise OptionError(option, "resource group %r in %r breaks Azure's naming rules" % (rg, text))
+    kind = MACHINE_TYPES.get(("%s/%s" % (provider, rtype)).lower())
+    if kind is None:
+        raise OptionError(option, "%r is a %s/%s resource; only Microsoft.Compute/virtualMachines and "
+                                  "Microsoft.HybridCompute/machines can be hybrid workers" % (text, provider, rtype))
+    if not _MACHINE_RE.match(name) or name.endswith(".") or name.endswith("-"):
+        raise OptionError(option, "machine name %r in %r breaks Azure's naming rules" % (name, text))
+    return MachineId(sub.lower(), rg, kind[0], kind[1], name, kind[2])
+
+
+def derive_worker_id(machine_id):
+    """The worker GUID for a new record: uuid5 of the lower-cased machine id. Stable across runs and controllers."""
+    key = machine_id.key if isinstance(machine_id, MachineId) else str(machine_id).lower()
+    return str(uuid.uuid5(WORKER_ID_NAMESPACE, key))
+
+
+def validate_group_name(value, option="name"):
+    """Hybrid worker group names: 1-128 characters, none of <>*%&:\\?/+#|", no control characters, no trailing dot or space."""
+    if not isinstance(value, str) or not value:
+        raise OptionError(option, "a hybrid worker group name is required")
+    if len(value) > 128:
+        raise OptionError(option, "%r is longer than 128 characters" % (value,))
+    bad = sorted(set(c for c in value if c in _GROUP_FORBIDDEN or ord(c) < 32))
+    if bad:
+        raise OptionError(option, "%r contains characters Azure refuses in a hybrid worker group name: %s" % (value, " ".join(repr(c) for c in bad)))
+    if value != value.strip() or value.endswith("."):
+        raise OptionError(option, "%r must not start or end with a space or end with a dot" % (value,))
+    return value
+
+
+def validate_resource_group(value, option="resource_group"):
+    if not isinstance(value, str) or not _RG_RE.match(value) or value.endswith("."):
+        raise OptionError(option, "%r breaks Azure's resource group naming rules (1-90 letters, digits, . _ - ( ), no trailing dot)" % (value,))
+    return value
+
+
+def validate_account_name(value, option="automation_account"):
+    if not isinstance(value, str) or not _ACCOUNT_RE.match(value):
+        raise OptionError(option, "%r breaks Azure's Automation account naming rules (6-50 letters, digits and hyphens, "
+                                  "starting with a letter, not ending with a hyphen)" % (value,))
+    return value
+
+
+def same_id(a, b):
+    return (a or "").strip().lower() == (b or "").strip().lower()

@@ -1,0 +1,293 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) azure_automation.hybrid_worker contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE to the azure_automation.hybrid_worker collection: not a public API, may change without notice.
+"""Decision logic of hrw_register: one machine, or a fleet reconciled with bounded concurrency.
+
+Reads first (one paged list per group, then per machine its VM/Arc resource and extension), compares, and writes only
+the differences. Check mode runs the same code with every write skipped.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import threading
+import time
+
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
+    HrwError, OperationTimeout, OptionError, StateError)
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import (
+    ExtensionOptions, desired_extension, differences, extension_view)
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._hybrid_worker import (
+    MachineService, worker_view)
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import (
+    derive_worker_id, normalize_guid, parse_machine_id)
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._timeutil import age_seconds
+
+
+class MachineSpec(object):
+    """One machine to reconcile, validated before any call."""
+
+    def __init__(self, vm_resource_id, worker_id=None, os_type=None, option_prefix=""):
+        self.machine = parse_machine_id(vm_resource_id, option_prefix + "vm_resource_id")
+        self.worker_id = normalize_guid(worker_id, option_prefix + "worker_id") if worker_id else None
+        self.os_type = os_type
+        self.key = self.machine.key
+
+
+def specs_from_params(params):
+    """MachineSpecs from ``vm_resource_id`` or ``workers``; raises OptionError naming the option (and list index)."""
+    if params.get("workers") is not None:
+        specs, seen = [], {}
+        for index, item in enumerate(params["workers"]):
+            prefix = "workers[%d]." % index
+            spec = MachineSpec(item.get("vm_resource_id"), item.get("worker_id"), item.get("os_type") or params.get("os_type"),
+                               prefix)
+            if spec.key in seen:
+                raise OptionError(prefix + "vm_resource_id", "%s is listed twice (also workers[%d])" % (spec.machine.id, seen[spec.key]))
+            seen[spec.key] = index
+            specs.append(spec)
+        return specs
+    return [MachineSpec(params.get("vm_resource_id"), params.get("worker_id"), params.get("os_type"))]
+
+
+class WorkerIndex(object):
+    """Where each machine is registered in the account, built from one paged list per group."""
+
+    def __init__(self, automation, target_group):
+        self.automation = automation
+        self.target = target_group
+        self.by_key = {}
+        self.by_id = {}
+        self.listed_all = False
+
+    def _add(self, group, workers):
+        for worker in workers:
+            view = worker_view(group, worker)
+            if view["vm_resource_id"]:
+                self.by_key.setdefault(view["vm_resource_id"].lower(), view)
+            self.by_id[(group.lower(), str(view["worker_id"]).lower())] = view
+
+    def build(self, keys, look_elsewhere=True):
+        self._add(self.target, self.automation.list_workers(self.target))
+        missing = [key for key in keys if key not in self.by_key]
+        if missing and look_elsewhere:
+            for group in self.automation.list_groups():
+                name = group.get("name")
+                if name and name.lower() != self.target.lower():
+                    self._add(name, self.automation.list_workers(name))
+            self.listed_all = True
+        return self
+
+    def find(self, key):
+        return self.by_key.get(key)
+
+    def worker_in_target(self, worker_id):
+        return self.by_id.get((self.target.lower(), worker_id.lower()))
+
+
+class Registrar(object):
+    """Reconciles machines with a group. ``params`` are the module's options (already validated by AnsibleModule)."""
+
+    def __init__(self, automation, machines, params, check_mode=False, sleep=time.sleep, clock=time.monotonic):
+        self.automation = automation
+        self.machines = machines
+        self.params = params
+        self.check_mode = check_mode
+        self.group = params["group"]
+        self.options = ExtensionOptions.from_params(params)
+        self.sleep = sleep
+        self.clock = clock
+
+    # -- entry points ---------------------------------------------------------------------------------------------------
+    def prepare(self, specs):
+        """Reads shared by every machine: the group (must exist for present) and the index of workers."""
+        present = self.params["state"] == "present"
+        group = self.automation.get_group(self.group)
+        if group is None and present:
+            raise StateError("Failed to register in %s: the group does not exist (option group); create it with "
+                             "azure_automation.hybrid_worker.hrw_group" % self.automation.group_label(self.group))
+        if group is None:
+            return None
+        return WorkerIndex(self.automation, self.group).build([s.key for s in specs], look_elsewhere=present)
+
+    def reconcile_all(self, specs, concurrency=1):
+        """Returns a list of per-machine results (each with ``failed``/``msg`` on error) in input order."""
+        index = self.prepare(specs)
+        if self.params["state"] == "present" and self.params.get("install_extension", True):
+            self.automation.hybrid_service_url()  # one account read, shared, before the threads start
+        results = [None] * len(specs)
+
+        def work(position):
+            spec = specs[position]
+            try:
+                results[position] = self.reconcile(spec, index)
+            except HrwError as exc:
+                results[position] = {"vm_resource_id": spec.machine.id, "changed": False, "failed": True, "msg": exc.msg,
+                                     "actions": []}
+
+        run_bounded(work, len(specs), concurrency)
+        return results
+
+    def reconcile(self, spec, index):
+        if self.params["state"] == "present":
+            return self._present(spec, index)
+        return self._absent(spec, index)
+
+    # -- present --------------------------------------------------------------------------------------------------------
+    def _present(self, spec, index):
+        machine_id = spec.machine
+        actions, before, after = [], {}, {}
+        record = index.find(spec.key)
+        before["record"] = _record_view(record)
+        if record is not None and record["group"].lower() != self.group.lower():
+            if not self.params.get("move"):
+                raise StateError("Failed to register %s in group '%s': it is already worker '%s' in group '%s' of %s; set "
+                                 "move=true to move it" % (machine_id.id, self.group, record["worker_id"], record["group"],
+                                                          self.automation.account_label()))
+            worker_id = record["worker_id"]
+            self._check_requested_id(spec, worker_id)
+            actions.append("move_record")
+            if not self.check_mode:
+                self.automation.move_worker(record["group"], worker_id, self.group)
+        elif record is not None:
+            worker_id = record["worker_id"]
+            self._check_requested_id(spec, worker_id)
+        else:
+            worker_id = spec.worker_id or derive_worker_id(machine_id)
+            taken = index.worker_in_target(worker_id)
+            if taken is not None:
+                raise StateError("Failed to register %s: worker id '%s' (option worker_id) already belongs to %s in group '%s'"
+                                 % (machine_id.id, worker_id, taken["vm_resource_id"] or "a V1 worker", self.group))
+            actions.append("create_record")
+            if not self.check_mode:
+                self.automation.create_worker(self.group, worker_id, machine_id.id)
+        after["record"] = {"group": self.group, "worker_id": worker_id}
+
+        extension = None
+        if self.params.get("install_extension", True):
+            extension = self._ensure_machine(spec, actions, before, after)
+        result = {"vm_resource_id": machine_id.id, "worker_id": worker_id, "group": self.group, "changed": bool(actions),
+                  "actions": actions, "extension": extension, "diff": {"before": before, "after": after}}
+        if self.params.get("wait_for_heartbeat") and not self.check_mode:
+            result["worker"] = self._wait_heartbeat(spec, worker_id)
+        return result
+
+    def _check_requested_id(self, spec, worker_id):
+        if spec.worker_id and spec.worker_id.lower() != str(worker_id).lower():
+            raise StateError("Failed to register %s with worker_id '%s': it is already registered as worker '%s' (option "
+                             "worker_id); omit worker_id or remove the record first" % (spec.machine.id, spec.worker_id, worker_id))
+
+    def _ensure_machine(self, spec, actions, before, after):
+        machine_id = spec.machine
+        machine = self.machines.get(machine_id)
+        if machine is None:
+            raise StateError("Failed to install the HybridWorker extension: %s does not exist (option vm_resource_id)"
+                             % MachineService.label(machine_id))
+        has_identity = MachineService.has_system_identity(machine)
+        before["system_identity"] = has_identity
+        after["system_identity"] = True
+        if not has_identity:
+            if not self.params.get("enable_system_identity", True):
+                raise StateError("Failed to install the HybridWorker extension on %s: it has no system-assigned managed identity "
+                                 "and enable_system_identity is false" % MachineService.label(machine_id))
+            actions.append("enable_system_identity")
+            if not self.check_mode:
+                self.machines.enable_system_identity(machine_id, machine)
+        os_type = spec.os_type or MachineService.os_type(machine)
+        if os_type is None:
+            raise StateError("Failed to choose the HybridWorker extension type for %s: its OS type is unknown; set os_type"
+                             % MachineService.label(machine_id))
+        existing = self.machines.get_extension(machine_id)
+        url = self.automation.hybrid_service_url()
+        desired = desired_extension(os_type, url, machine.get("location"), self.options, existing)
+        reasons = differences(existing, desired, force=bool(self.params.get("force")))
+        before["extension"] = extension_view(existing)
+        after["extension"] = extension_view(dict(desired, name=(existing or {}).get("name") or "HybridWorkerExtension"))
+        if not reasons:
+            return extension_view(existing)
+        actions.append("install_extension" if existing is None else "update_extension")
+        if self.check_mode:
+            return after["extension"]
+        final = self.machines.put_extension(machine_id, desired)
+        return extension_view(final or desired)
+
+    def _wait_heartbeat(self, spec, worker_id):
+        timeout = float(self.params.get("heartbeat_timeout") or 300)
+        max_age = float(self.params.get("heartbeat_max_age") or 90)
+        interval = float(self.params.get("heartbeat_poll_interval") or 5)
+        deadline = self.clock() + timeout
+        last = None
+        while True:
+            record = self.automation.get_worker(self.group, worker_id)
+            last = worker_view(self.group, record) if record else None
+            age = age_seconds(last["last_seen"]) if last else None
+            if age is not None and age <= max_age:
+                return last
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise OperationTimeout("Timed out after %ds waiting for a heartbeat from %s (last seen: %s; option heartbeat_timeout)"
+                                       % (timeout, self.automation.worker_label(self.group, worker_id, spec.machine.id),
+                                          (last or {}).get("last_seen") or "never"), worker=last)
+            self.sleep(min(interval, remaining))
+
+    # -- absent ---------------------------------------------------------------------------------------------------------
+    def _absent(self, spec, index):
+        machine_id = spec.machine
+        actions, before, after = [], {}, {"record": None, "extension": None}
+        record = index.find(spec.key) if index is not None else None
+        if record is not None and record["group"].lower() != self.group.lower():
+            record = None
+        before["record"] = _record_view(record)
+        elsewhere = index is not None and index.find(spec.key) is not None and record is None
+        extension = None
+        if elsewhere:
+            # Registered in another group: its extension serves that group, so it stays.
+            after["extension"] = before["extension"] = "unchanged (the machine is a worker of another group)"
+        else:
+            extension = self.machines.get_extension(machine_id)
+            before["extension"] = extension_view(extension)
+            if extension is not None:
+                actions.append("remove_extension")
+                if not self.check_mode:
+                    self.machines.delete_extension(machine_id)
+        if record is not None:
+            actions.append("remove_record")
+            if not self.check_mode:
+                self.automation.delete_worker(self.group, record["worker_id"])
+        return {"vm_resource_id": machine_id.id, "worker_id": (record or {}).get("worker_id"), "group": self.group,
+                "changed": bool(actions), "actions": actions, "extension": None, "diff": {"before": before, "after": after}}
+
+
+def _record_view(record):
+    if record is None:
+        return None
+    return {"group": record["group"], "worker_id": record["worker_id"]}
+
+
+def run_bounded(work, count, concurrency):
+    """Call ``work(i)`` for i in range(count) on at most ``concurrency`` threads (in this thread when 1)."""
+    concurrency = max(1, min(int(concurrency or 1), count or 1))
+    if concurrency == 1:
+        for position in range(count):
+            work(position)
+        return
+    lock = threading.Lock()
+    cursor = [0]
+
+    def runner():
+        while True:
+            with lock:
+                position = cursor[0]
+                cursor[0] += 1
+            if position >= count:
+                return
+            work(position)
+
+    threads = [threading.Thread(target=runner, name="hrw-register-%d" % i) for i in range(concurrency)]
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    for thread in threads:
+        thread.join()
