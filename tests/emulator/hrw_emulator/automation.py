@@ -34,7 +34,7 @@ def touch(body):
 
 
 # ---- accounts --------------------------------------------------------------------------------------
-def create_account(store, rg, name, payload):
+def create_account(store, rg, name, payload, guid=None):
     rid = store.account_id(rg, name)
     existing = store.get(rid)
     now = utc_now()
@@ -56,7 +56,7 @@ def create_account(store, rg, name, payload):
         body["identity"] = _identity(store, payload["identity"])
     body["properties"]["lastModifiedTime"] = now
     touch(body)
-    extra = None if existing else {"guid": str(uuid.uuid4()), "keys": [secrets.token_urlsafe(48), secrets.token_urlsafe(48)]}
+    extra = None if existing else {"guid": guid or str(uuid.uuid4()), "keys": [secrets.token_urlsafe(48), secrets.token_urlsafe(48)]}
     store.put(rid, "account", body, extra)
     return existing is None
 

@@ -20,6 +20,7 @@ def new_config(location="westeurope"):
         "automation_account": "hrw-aa",
         "location": location,
         "signing_key": secrets.token_hex(32),
+        "account_guid": str(uuid.uuid4()),
     }
 
 
@@ -130,4 +131,5 @@ class Store:
         self.put(rg, "resourceGroup", {"id": rg, "name": cfg["resource_group"], "type": "Microsoft.Resources/resourceGroups",
                                        "location": cfg["location"], "properties": {"provisioningState": "Succeeded"}})
         from . import automation  # local import: automation builds the account body
-        automation.create_account(self, cfg["resource_group"], cfg["automation_account"], {"location": cfg["location"]})
+        automation.create_account(self, cfg["resource_group"], cfg["automation_account"], {"location": cfg["location"]},
+                                  guid=cfg["account_guid"])
