@@ -144,6 +144,8 @@ class _Bundler:
                 out[name] = {prop: self.schema(base_file, sub) for prop, sub in value.items()}
             else:
                 out[name] = self.schema(base_file, value)
+        if "type" not in out and ("properties" in out or "additionalProperties" in out) and "$ref" not in out:
+            out["type"] = "object"  # swagger often leaves it implicit
         if out.get("type") == "file":
             del out["type"]
         if node.get("x-nullable") and "type" in out:
