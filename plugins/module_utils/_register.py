@@ -110,7 +110,7 @@ class Registrar(object):
                              "azure_automation.hybrid_worker.hrw_group" % self.automation.group_label(self.group))
         if group is None:
             return None
-        return WorkerIndex(self.automation, self.group).build([s.key for s in specs], look_elsewhere=present)
+        return WorkerIndex(self.automation, self.group).build([s.key for s in specs])
 
     def reconcile_all(self, specs, concurrency=1):
         """Returns a list of per-machine results (each with ``failed``/``msg`` on error) in input order."""

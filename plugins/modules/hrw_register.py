@@ -113,7 +113,7 @@ options:
     type: str
   proxy_password:
     description:
-      - Password for O(proxy_server). It is written to the extension's protected settings, which Azure never returns.
+      - Password for O(proxy_username) at O(proxy_server). It is written to the extension's protected settings, which Azure never returns.
       - The extension carries a tag with a salted SHA-256 fingerprint of the protected settings, so a re-run with the same password
         changes nothing and a new password is detected. Use O(force) to rewrite the extension anyway.
     type: str
@@ -286,8 +286,10 @@ def validate(params):
             raise OptionError(option, "must be a positive number, got %s" % params[option])
     if params["workers"] is not None and params["worker_id"]:
         raise OptionError("worker_id", "use workers[].worker_id with workers")
-    if params["proxy_password"] and not params["proxy_server"]:
-        raise OptionError("proxy_password", "needs proxy_server")
+    if (params["proxy_password"] or params["proxy_username"]) and not params["proxy_server"]:
+        raise OptionError("proxy_password" if params["proxy_password"] else "proxy_username", "needs proxy_server")
+    if params["proxy_password"] and not params["proxy_username"]:
+        raise OptionError("proxy_password", "needs proxy_username (the extension takes a password only with a user name)")
     return specs_from_params(params)
 
 

@@ -1,0 +1,207 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""hrw_register decisions against in-memory services: create, reuse, move, check mode, absent, fleet, heartbeat."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
+    OperationTimeout, OptionError, StateError)
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import derive_worker_id, parse_machine_id
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._register import Registrar, specs_from_params
+
+from hrw_fakes import FakeAutomation, FakeClock, FakeMachines, arc_id, iso, vm_id
+
+WID = "11111111-1111-4111-8111-111111111111"
+
+
+def params(**kwargs):
+    base = dict(group="g1", vm_resource_id=vm_id("vm1"), worker_id=None, workers=None, state="present", move=False,
+                install_extension=True, os_type=None, type_handler_version="1.1", auto_upgrade_minor_version=True,
+                enable_automatic_upgrade=True, proxy_server=None, proxy_username=None, proxy_password=None, force=False,
+                enable_system_identity=True, wait_for_heartbeat=False, heartbeat_timeout=60, heartbeat_max_age=90)
+    base.update(kwargs)
+    return base
+
+
+@pytest.fixture
+def world():
+    automation, machines = FakeAutomation(), FakeMachines()
+    automation.add_group("g1")
+    automation.add_group("g2")
+    for name in ("vm1", "vm2", "vm3"):
+        machines.add(vm_id(name))
+    machines.add(arc_id("srv1"), os_type="Windows", identity=False)
+    return automation, machines
+
+
+def run(world, check_mode=False, **kwargs):
+    automation, machines = world
+    p = params(**kwargs)
+    clock = FakeClock()
+    registrar = Registrar(automation, machines, p, check_mode=check_mode, sleep=clock.sleep, clock=clock)
+    specs = specs_from_params(p)
+    if p["workers"] is not None:
+        return registrar.reconcile_all(specs, concurrency=4)
+    return registrar.reconcile(specs[0], registrar.prepare(specs))
+
+
+def writes(world):
+    return world[0].writes + world[1].writes
+
+
+def test_first_run_creates_record_with_derived_id_then_extension(world):
+    result = run(world)
+    assert result["changed"] and result["actions"] == ["create_record", "install_extension"]
+    assert result["worker_id"] == derive_worker_id(parse_machine_id(vm_id("vm1")))
+    assert result["extension"]["type"] == "HybridWorkerForLinux"
+    assert [w[0] for w in writes(world)] == ["create_worker", "put_extension"]
+
+
+def test_second_run_makes_no_write(world):
+    run(world)
+    before = len(writes(world))
+    result = run(world)
+    assert not result["changed"] and result["actions"] == [] and len(writes(world)) == before
+    assert result["diff"]["before"] == result["diff"]["after"] or result["diff"]["before"]["record"] == result["diff"]["after"]["record"]
+
+
+def test_check_mode_predicts_and_writes_nothing(world):
+    predicted = run(world, check_mode=True)
+    assert predicted["changed"] and not writes(world)
+    real = run(world)
+    assert predicted["actions"] == real["actions"]
+    assert not run(world, check_mode=True)["changed"]
+
+
+def test_existing_record_is_reused_whatever_its_id(world):
+    world[0].add_worker("g1", WID, vm_id("VM1").upper().replace("/SUBSCRIPTIONS", "/subscriptions"))
+    result = run(world)
+    assert result["worker_id"] == WID and "create_record" not in result["actions"]
+
+
+def test_requested_id_conflicting_with_existing_record_fails(world):
+    world[0].add_worker("g1", WID, vm_id("vm1"))
+    with pytest.raises(StateError, match="worker_id"):
+        run(world, worker_id="22222222-2222-4222-8222-222222222222")
+
+
+def test_requested_id_taken_by_another_machine_fails(world):
+    world[0].add_worker("g1", WID, vm_id("vm2"))
+    with pytest.raises(StateError, match="already belongs"):
+        run(world, worker_id=WID)
+
+
+def test_registered_elsewhere_needs_move(world):
+    world[0].add_worker("g2", WID, vm_id("vm1"))
+    with pytest.raises(StateError, match="move=true"):
+        run(world)
+    assert not writes(world)
+    result = run(world, move=True)
+    assert result["actions"][0] == "move_record" and result["worker_id"] == WID
+    assert WID in world[0].workers["g1"] and WID not in world[0].workers["g2"]
+    assert not run(world, move=True)["changed"]
+
+
+def test_identity_is_enabled_for_arc_machine(world):
+    result = run(world, vm_resource_id=arc_id("srv1"))
+    assert result["actions"] == ["create_record", "enable_system_identity", "install_extension"]
+    assert result["extension"]["type"] == "HybridWorkerForWindows"
+
+
+def test_identity_missing_and_not_allowed(world):
+    with pytest.raises(StateError, match="enable_system_identity"):
+        run(world, vm_resource_id=arc_id("srv1"), enable_system_identity=False)
+
+
+def test_missing_machine_fails_naming_the_option(world):
+    with pytest.raises(StateError, match="vm_resource_id"):
+        run(world, vm_resource_id=vm_id("ghost"))
+
+
+def test_missing_group_fails_naming_the_option(world):
+    with pytest.raises(StateError, match="option group"):
+        run(world, group="nope")
+
+
+def test_proxy_password_change_and_force(world):
+    proxy = dict(proxy_server="p:1", proxy_username="u")
+    run(world, proxy_password="one", **proxy)
+    assert not run(world, proxy_password="one", **proxy)["changed"]
+    assert run(world, proxy_password="two", **proxy)["actions"] == ["update_extension"]
+    assert not run(world, proxy_password="two", **proxy)["changed"]
+    assert run(world, proxy_password="two", force=True, **proxy)["actions"] == ["update_extension"]
+
+
+def test_record_only(world):
+    result = run(world, install_extension=False)
+    assert result["actions"] == ["create_record"] and result["extension"] is None and not world[1].writes
+
+
+def test_absent_removes_extension_and_record_and_tolerates_gone(world):
+    run(world)
+    result = run(world, state="absent")
+    assert result["actions"] == ["remove_extension", "remove_record"]
+    assert not run(world, state="absent")["changed"]
+    run(world)
+    world[1].machines.clear()
+    world[1].extensions.clear()
+    assert run(world, state="absent")["actions"] == ["remove_record"]
+
+
+def test_absent_leaves_a_worker_of_another_group_alone(world):
+    world[0].add_worker("g2", WID, vm_id("vm1"))
+    world[1].extensions[vm_id("vm1").lower()] = {"name": "HybridWorkerExtension", "properties": {}}
+    result = run(world, state="absent")
+    assert not result["changed"] and not writes(world)
+
+
+def test_absent_with_missing_group_is_a_no_op(world):
+    assert not run(world, group="gone", state="absent")["changed"]
+
+
+def test_heartbeat_wait_succeeds_when_fresh(world):
+    run(world)
+    wid = derive_worker_id(parse_machine_id(vm_id("vm1")))
+    world[0].workers["g1"][wid]["lastSeenDateTime"] = iso(5)
+    result = run(world, wait_for_heartbeat=True)
+    assert result["worker"]["worker_id"] == wid
+
+
+def test_heartbeat_wait_times_out(world):
+    run(world)
+    wid = derive_worker_id(parse_machine_id(vm_id("vm1")))
+    world[0].workers["g1"][wid]["lastSeenDateTime"] = iso(3600)
+    with pytest.raises(OperationTimeout) as info:
+        run(world, wait_for_heartbeat=True, heartbeat_timeout=30)
+    assert "heartbeat_timeout" in info.value.msg and wid in info.value.msg
+
+
+def test_fleet_reads_each_group_once_and_rerun_writes_nothing(world):
+    fleet = [{"vm_resource_id": vm_id(n)} for n in ("vm1", "vm2", "vm3")] + [{"vm_resource_id": arc_id("srv1")}]
+    results = run(world, vm_resource_id=None, workers=fleet)
+    assert [r["changed"] for r in results] == [True] * 4
+    lists = [r for r in world[0].reads if r.startswith("list_workers")]
+    assert sorted(lists) == ["list_workers:g1", "list_workers:g2"]
+    world[0].reads[:] = []
+    count = len(writes(world))
+    results = run(world, vm_resource_id=None, workers=fleet)
+    assert not any(r["changed"] for r in results) and len(writes(world)) == count
+    assert [r for r in world[0].reads if r.startswith("list")] == ["list_workers:g1"]
+
+
+def test_fleet_reports_failures_per_machine(world):
+    fleet = [{"vm_resource_id": vm_id("vm1")}, {"vm_resource_id": vm_id("ghost")}]
+    results = run(world, vm_resource_id=None, workers=fleet)
+    assert results[0]["changed"] and results[1]["failed"] and "ghost" in results[1]["msg"]
+
+
+def test_fleet_input_is_validated_with_the_index():
+    with pytest.raises(OptionError, match=r"workers\[1\].vm_resource_id"):
+        specs_from_params(params(vm_resource_id=None, workers=[{"vm_resource_id": vm_id("a")}, {"vm_resource_id": "bad"}]))
+    with pytest.raises(OptionError, match="listed twice"):
+        specs_from_params(params(vm_resource_id=None, workers=[{"vm_resource_id": vm_id("a")}, {"vm_resource_id": vm_id("A")}]))
+    with pytest.raises(OptionError, match=r"workers\[0\].worker_id"):
+        specs_from_params(params(vm_resource_id=None, workers=[{"vm_resource_id": vm_id("a"), "worker_id": "x"}]))
