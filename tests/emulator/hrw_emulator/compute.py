@@ -63,9 +63,9 @@ def os_type_of(props):
     if storage.get("osType"):
         return "Windows" if str(storage["osType"]).lower() == "windows" else "Linux"
     profile = props.get("osProfile") or {}
-    if profile.get("windowsConfiguration"):
+    if profile.get("windowsConfiguration") is not None:
         return "Windows"
-    if profile.get("linuxConfiguration"):
+    if profile.get("linuxConfiguration") is not None:
         return "Linux"
     image = (props.get("storageProfile") or {}).get("imageReference") or {}
     return "Windows" if "windows" in str(image.get("publisher", "")).lower() else "Linux"
