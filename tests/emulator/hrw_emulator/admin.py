@@ -1,6 +1,7 @@
 """Admin API and test hooks at {admin_url}. No authentication: it is a test tool on loopback."""
 
 import copy
+import uuid
 
 from . import automation, channels, compute
 from .errors import ArmError, bad_request
@@ -48,6 +49,8 @@ def call(emu, method, path, query, body):
             if not account or not body.get("name"):
                 raise bad_request("name (and an existing resourceGroup/automationAccount, default the seeded ones) required")
             return 200, automation.make_group(store, account, body["name"], group_type="System")
+        if route == ("POST", "v1-worker"):
+            return 200, _v1_worker(emu, body)
         if route == ("POST", "vms"):
             return 200, _bulk(emu, body, "vm")
         if route == ("POST", "machines"):
@@ -84,6 +87,27 @@ def _heartbeat(emu, body):
         when = utc_now(time.time() - float(body["ageSeconds"]))
     channels.heartbeat(store, worker, body.get("ip"), body.get("workerName"), when)
     return store.body(worker)
+
+
+def _v1_worker(emu, body):
+    """Create an agent-based (HybridV1) worker record: only the legacy agent could, so ARM cannot."""
+    store = emu.store
+    account = store.get(store.account_id(body.get("resourceGroup"), body.get("automationAccount")))
+    group = body.get("group")
+    if not account or not group:
+        raise bad_request("group (and an existing resourceGroup/automationAccount, default the seeded ones) required")
+    gid = f"{account['body']['id']}/hybridRunbookWorkerGroups/{group}"
+    if not store.get(gid):
+        automation.make_group(store, account, group)
+    name = str(body.get("name") or uuid.uuid4())
+    now = utc_now()
+    worker = {"id": f"{gid}/hybridRunbookWorkers/{name}", "name": name, "type": automation.WORKER_TYPE,
+              "location": account["body"]["location"],
+              "properties": {"ip": body.get("ip", ""), "registeredDateTime": now, "lastSeenDateTime": now,
+                             "vmResourceId": "", "workerType": "HybridV1", "workerName": body.get("workerName") or name}}
+    automation.touch(worker)
+    store.put(worker["id"], "hrWorker", worker)
+    return worker
 
 
 def _bulk(emu, body, kind):
