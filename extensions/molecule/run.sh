@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run every Molecule scenario on a lab of its own (HRW_LAB_INSTANCE=mol): start the local Azure emulator on the lab
+# network, export what the cloud-side modules read (AZURE_* variables, REQUESTS_CA_BUNDLE with the emulator's CA added to
+# the system bundle), run `molecule test --all`, and stop the emulator whatever happens.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+export HRW_LAB_INSTANCE=mol
+STATE="$ROOT/.lab/instances/$HRW_LAB_INSTANCE"
+
+cleanup() { tests/lab/emulator.sh stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+# A fresh emulator state for every run.
+tests/lab/emulator.sh stop >/dev/null 2>&1 || true
+rm -rf "$STATE/emulator"
+tests/lab/emulator.sh start
+# shellcheck source=/dev/null
+. <(python3 tests/tools/emulator_env.py "$STATE/emulator.json" "$STATE/ca-bundle.pem")
+
+scripts/sync-build.sh
+molecule test --all
