@@ -391,15 +391,6 @@ class Handler(BaseHTTPRequestHandler):
         match = re.match(r"^/subscriptions/([^/]+)", path, re.IGNORECASE)
         subscription = match[1] if match else store.sub
         namespace = self._namespace(path)
-        if not api_version:
-            raise ArmError(400, "MissingApiVersionParameter",
-                           "The api-version query parameter (?api-version=) is required for all requests.")
-        supported = VERSIONS.get(namespace)
-        if supported is not None and api_version not in supported:
-            raise ArmError(400, "InvalidApiVersionParameter",
-                           f"The api-version '{api_version}' is invalid. The supported versions are '{','.join(supported)}'.")
-        if supported is None and not DATE_VERSION.match(api_version):
-            raise ArmError(400, "InvalidApiVersionParameter", f"The api-version '{api_version}' is invalid.")
         kind = "reads" if method in ("GET", "HEAD") else "writes"
         bucket = emu.throttle.bucket(subscription, kind)
         allowed, remaining, retry_after = bucket.take()
@@ -412,6 +403,15 @@ class Handler(BaseHTTPRequestHandler):
                            f"exceeded. Please try again after '{retry_after}' seconds after the additional tokens are "
                            "available. Refer to https://aka.ms/arm-throttling for additional information.",
                            {"Retry-After": str(retry_after)})
+        if not api_version:
+            raise ArmError(400, "MissingApiVersionParameter",
+                           "The api-version query parameter (?api-version=) is required for all requests.")
+        supported = VERSIONS.get(namespace)
+        if supported is not None and api_version not in supported:
+            raise ArmError(400, "InvalidApiVersionParameter",
+                           f"The api-version '{api_version}' is invalid. The supported versions are '{','.join(supported)}'.")
+        if supported is None and not DATE_VERSION.match(api_version):
+            raise ArmError(400, "InvalidApiVersionParameter", f"The api-version '{api_version}' is invalid.")
         if emu.fault_rate and emu.random.random() < emu.fault_rate:
             code = emu.random.choice(emu.fault_codes)
             names = {429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable",
