@@ -15,7 +15,6 @@ __metaclass__ = type
 import configparser
 import json
 import os
-import subprocess
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
@@ -108,17 +107,20 @@ def read_credentials_file(profile, path=None):
 
 
 def cli_subscription(runner=None):
-    """Subscription id of the current ``az login`` context, or None."""
-    run = runner or (lambda: subprocess.run(["az", "account", "show", "--output", "json"], capture_output=True, text=True,
-                                            timeout=60, check=False))
-    try:
-        proc = run()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if proc.returncode != 0:
+    """Subscription id of the current ``az login`` context, or None.
+
+    ``runner(argv)`` returns ``(rc, stdout, stderr)`` (the module's run_command).
+    """
+    if runner is None:
         return None
     try:
-        return json.loads(proc.stdout).get("id")
+        rc, out, dummy = runner(["az", "account", "show", "--output", "json"])
+    except OSError:
+        return None
+    if rc != 0:
+        return None
+    try:
+        return json.loads(out).get("id")
     except ValueError:
         return None
 
@@ -202,9 +204,9 @@ def resolve_auth(params, env=None, credentials_path=None, fetch=None, cli_runner
     if source in ("env", "credential_file"):
         for option in ("client_id", "secret", "tenant"):
             if not values[option]:
-                raise OptionError(option, "required for auth_source %s (a service principal); set it or AZURE_%s"
-                                  % (params.get("auth_source") or "auto", {"client_id": "CLIENT_ID", "secret": "SECRET",
-                                                                          "tenant": "TENANT"}[option]))
+                env_name = {"client_id": "AZURE_CLIENT_ID", "secret": "AZURE_SECRET", "tenant": "AZURE_TENANT"}[option]
+                raise OptionError(option, "required for auth_source %s (a service principal); set it or %s"
+                                  % (params.get("auth_source") or "auto", env_name))
         if not is_guid(values["tenant"]) and "." not in values["tenant"]:
             raise OptionError("tenant", "%r is neither a tenant GUID nor a domain name" % (values["tenant"],))
         if not is_guid(values["client_id"]):
@@ -222,7 +224,7 @@ def resolve_auth(params, env=None, credentials_path=None, fetch=None, cli_runner
 
 def _import_identity():
     try:
-        import azure.identity as identity
+        from azure import identity
     except ImportError:
         import traceback
         raise MissingLibraryError("azure-identity", missing_required_lib("azure-identity"), exception=traceback.format_exc())
@@ -244,8 +246,9 @@ def build_credential(config, transport=None):
     if config.source == "cli":
         return identity.AzureCliCredential()
     if config.source == "msi":
-        return identity.ManagedIdentityCredential(client_id=config.client_id, **kwargs) if config.client_id \
-            else identity.ManagedIdentityCredential(**kwargs)
+        if config.client_id:
+            kwargs["client_id"] = config.client_id
+        return identity.ManagedIdentityCredential(**kwargs)
     return identity.ChainedTokenCredential(identity.AzureCliCredential(), identity.ManagedIdentityCredential(**kwargs))
 
 

@@ -57,7 +57,7 @@ def settings_for(os_type, url, options):
                 protected["ProxyPassword"] = options.proxy_password
         else:
             server = options.proxy_server
-            scheme, _, rest = server.partition("://") if "://" in server else ("http", "", server)
+            scheme, rest = server.split("://", 1) if "://" in server else ("http", server)
             auth = ""
             if options.proxy_username:
                 auth = quote(options.proxy_username, safe="")

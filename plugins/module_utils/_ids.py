@@ -75,7 +75,7 @@ def parse_machine_id(value, option="vm_resource_id"):
     if len(parts) != 9 or parts[0] != "":
         raise OptionError(option, "%r is not a resource id of the form /subscriptions/<guid>/resourceGroups/<rg>/providers/"
                                   "Microsoft.Compute/virtualMachines/<name> or .../Microsoft.HybridCompute/machines/<name>" % (text,))
-    _, subs, sub, rgs, rg, provs, provider, rtype, name = parts
+    subs, sub, rgs, rg, provs, provider, rtype, name = parts[1:]
     if subs.lower() != "subscriptions" or rgs.lower() != "resourcegroups" or provs.lower() != "providers":
         raise OptionError(option, "%r is not a resource id (expected /subscriptions/.../resourceGroups/.../providers/...)" % (text,))
     if not is_guid(sub):

@@ -49,10 +49,16 @@ class HrwModule(object):
         """Check the common options and decide how to authenticate (no ARM call)."""
         return self.config
 
+    def _run_cli(self, argv):
+        path = self.module.get_bin_path(argv[0])
+        if path is None:
+            return 1, "", "%s not found" % argv[0]
+        return self.module.run_command([path] + argv[1:])
+
     @property
     def config(self):
         if self._config is None:
-            self._config = resolve_auth(self.params)
+            self._config = resolve_auth(self.params, cli_runner=self._run_cli)
         return self._config
 
     @property

@@ -145,7 +145,7 @@ class Registrar(object):
             if not self.params.get("move"):
                 raise StateError("Failed to register %s in group '%s': it is already worker '%s' in group '%s' of %s; set "
                                  "move=true to move it" % (machine_id.id, self.group, record["worker_id"], record["group"],
-                                                          self.automation.account_label()))
+                                                           self.automation.account_label()))
             worker_id = record["worker_id"]
             self._check_requested_id(spec, worker_id)
             actions.append("move_record")

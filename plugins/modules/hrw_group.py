@@ -16,7 +16,7 @@ description:
   - The module reads the group first and writes only what differs.
   - System groups (created by Update Management) are never changed.
 author:
-  - azure_automation.hybrid_worker developers
+  - Azure Automation Hybrid Worker contributors (@azure-automation)
 options:
   name:
     description:
@@ -97,7 +97,8 @@ group:
     id:
       description: ARM resource id (null in check mode for a group that would be created).
       type: str
-      sample: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Automation/automationAccounts/aa/hybridRunbookWorkerGroups/linux-workers
+      sample: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/\
+        Microsoft.Automation/automationAccounts/aa/hybridRunbookWorkerGroups/linux-workers"
     group_type:
       description: V(User) or V(System).
       type: str

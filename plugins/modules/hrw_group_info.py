@@ -14,7 +14,7 @@ description:
   - Returns one or all hybrid runbook worker groups of an Automation account, each with its workers.
   - Costs one paged list of groups (or one read of the named group) and one paged list of workers per group.
 author:
-  - azure_automation.hybrid_worker developers
+  - Azure Automation Hybrid Worker contributors (@azure-automation)
 options:
   name:
     description:
@@ -62,7 +62,8 @@ groups:
     id:
       description: ARM resource id.
       type: str
-      sample: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Automation/automationAccounts/aa/hybridRunbookWorkerGroups/linux-workers
+      sample: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/\
+        Microsoft.Automation/automationAccounts/aa/hybridRunbookWorkerGroups/linux-workers"
     group_type:
       description: V(User) or V(System).
       type: str
@@ -79,7 +80,8 @@ groups:
       sample:
         - group: linux-workers
           worker_id: 6d1f0e9b-7c70-5e0b-8d8a-0f3c1f7c2d11
-          id: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Automation/automationAccounts/aa/hybridRunbookWorkerGroups/linux-workers/hybridRunbookWorkers/6d1f0e9b-7c70-5e0b-8d8a-0f3c1f7c2d11
+          id: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/\
+            Microsoft.Automation/automationAccounts/aa/hybridRunbookWorkerGroups/linux-workers/hybridRunbookWorkers/6d1f0e9b-7c70-5e0b-8d8a-0f3c1f7c2d11"
           worker_name: vm1
           worker_type: HybridV2
           vm_resource_id: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1

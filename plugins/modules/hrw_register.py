@@ -23,7 +23,7 @@ description:
   - With O(state=absent) the extension and the record are removed; it succeeds when either (or the machine) is already gone.
     A machine registered in another group is left alone.
 author:
-  - azure_automation.hybrid_worker developers
+  - Azure Automation Hybrid Worker contributors (@azure-automation)
 options:
   group:
     description:
@@ -246,7 +246,9 @@ extension:
     provisioning_state: Succeeded
     protected_settings_fingerprint: false
 worker:
-  description: The worker record once its heartbeat was fresh (with O(wait_for_heartbeat=true)); same keys as in M(azure_automation.hybrid_worker.hrw_worker_info).
+  description:
+    - The worker record once its heartbeat was fresh (with O(wait_for_heartbeat=true)).
+    - Same keys as in M(azure_automation.hybrid_worker.hrw_worker_info).
   returned: when O(wait_for_heartbeat=true) and not in check mode
   type: dict
   sample: {group: linux-workers, worker_id: 6d1f0e9b-7c70-5e0b-8d8a-0f3c1f7c2d11, worker_type: HybridV2, last_seen: "2026-11-22T02:00:00.000Z"}
@@ -350,7 +352,7 @@ def main():
         wait_for_heartbeat=dict(type="bool", default=False),
         heartbeat_timeout=dict(type="int", default=300),
         heartbeat_max_age=dict(type="int", default=90),
-    ), mutually_exclusive=[("vm_resource_id", "workers")], required_one_of=[("vm_resource_id", "workers")], pool_size=32)
+    ), mutually_exclusive=[("vm_resource_id", "workers")], required_one_of=[("vm_resource_id", "workers")])
     hrw.run(run)
 
 

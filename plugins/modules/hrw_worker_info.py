@@ -15,7 +15,7 @@ description:
     that have not sent a heartbeat for a while.
   - For each extension-based (V2) worker it also reads the C(HybridWorkerExtension) of its Azure VM or Arc machine.
 author:
-  - azure_automation.hybrid_worker developers
+  - Azure Automation Hybrid Worker contributors (@azure-automation)
 options:
   group:
     description:
@@ -80,7 +80,8 @@ workers:
     id:
       description: ARM id of the worker record.
       type: str
-      sample: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Automation/automationAccounts/aa/hybridRunbookWorkerGroups/linux-workers/hybridRunbookWorkers/6d1f0e9b-7c70-5e0b-8d8a-0f3c1f7c2d11
+      sample: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/\
+        Microsoft.Automation/automationAccounts/aa/hybridRunbookWorkerGroups/linux-workers/hybridRunbookWorkers/6d1f0e9b-7c70-5e0b-8d8a-0f3c1f7c2d11"
     worker_name:
       description: Machine name the worker reported.
       type: str

@@ -32,7 +32,7 @@ class TestBackoff:
 
     def test_full_jitter_stays_below_the_cap(self):
         policy = RetryPolicy(base=1.0, cap=8.0)
-        values = [policy.delay(10) for _ in range(200)]
+        values = [policy.delay(10) for dummy in range(200)]
         assert all(0 <= v <= 8 for v in values)
         assert len(set(values)) > 100
 

@@ -86,10 +86,14 @@ def test_missing_subscription_names_the_option():
 
 
 def test_cli_subscription_is_used_when_not_given():
-    class Proc(object):
-        returncode = 0
-        stdout = json.dumps({"id": SUB})
-    config = resolve_auth(params(auth_source="cli"), env={}, credentials_path="/nonexistent", cli_runner=lambda: Proc())
+    calls = []
+
+    def runner(argv):
+        calls.append(argv)
+        return 0, json.dumps({"id": SUB}), ""
+
+    config = resolve_auth(params(auth_source="cli"), env={}, credentials_path="/nonexistent", cli_runner=runner)
+    assert calls == [["az", "account", "show", "--output", "json"]]
     assert config.source == "cli" and config.subscription_id == SUB
 
 
@@ -127,7 +131,11 @@ def test_bad_cloud_values():
 
 def test_ignore_mode_turns_verification_off_only_when_asked():
     seen = []
-    fetch = lambda url, verify: seen.append(verify) or {"authentication": {"loginEndpoint": "https://l", "audiences": ["https://a"]}}
+
+    def fetch(url, verify):
+        seen.append(verify)
+        return {"authentication": {"loginEndpoint": "https://l", "audiences": ["https://a"]}}
+
     values = dict(subscription_id=SUB, client_id=CLIENT, secret="x", tenant=TENANT, cloud_environment="https://e/metadata/endpoints")
     assert resolve_auth(params(**values), env={}, credentials_path="/n", fetch=fetch).verify is True
     assert resolve_auth(params(cert_validation_mode="ignore", **values), env={}, credentials_path="/n", fetch=fetch).verify is False
