@@ -3,11 +3,21 @@
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_ROOT=$(cd "$LAB_DIR/../.." && pwd)
-STATE_DIR="$REPO_ROOT/.lab"
 LAB_NETWORK=hrw-lab
-LAB_PREFIX=hrw-lab
-LAB_ANCHOR="$LAB_PREFIX-net"
+LAB_ANCHOR=hrw-lab-net
 LAB_LABEL=io.hrw-lab.role
+INSTANCE_LABEL=io.hrw-lab.instance
+# HRW_LAB_INSTANCE=<name> runs a separate lab (hosts hrw-lab-<name>-<i>, state in .lab/instances/<name>/)
+# on the same network, so tests do not disturb a lab someone else is using.
+LAB_INSTANCE=${HRW_LAB_INSTANCE:-}
+if [ -n "$LAB_INSTANCE" ]; then
+    [[ "$LAB_INSTANCE" =~ ^[a-z][a-z0-9]{0,15}$ ]] || { echo "lab: HRW_LAB_INSTANCE must match [a-z][a-z0-9]{0,15}" >&2; exit 2; }
+    STATE_DIR="$REPO_ROOT/.lab/instances/$LAB_INSTANCE"
+    LAB_PREFIX="hrw-lab-$LAB_INSTANCE"
+else
+    STATE_DIR="$REPO_ROOT/.lab"
+    LAB_PREFIX=hrw-lab
+fi
 IMAGE_REPO=localhost/hrw-debian12
 BASE_REPO=localhost/hrw-debian12-base
 DEBIAN_SUITE=bookworm

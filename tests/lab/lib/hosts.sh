@@ -44,7 +44,18 @@ host_ip() {
 }
 
 lab_hosts() {
-    podman ps -a --filter "label=$LAB_LABEL=host" --format '{{.Names}}' | sort -V
+    podman ps -a --filter "label=$LAB_LABEL=host" --filter "label=$INSTANCE_LABEL=$LAB_PREFIX" --format '{{.Names}}' | sort -V
+}
+
+# True while any lab (any instance) still has hosts or a running emulator.
+lab_in_use() {
+    local pid_file pid
+    [ -z "$(podman ps -a --filter "label=$LAB_LABEL=host" --format '{{.Names}}')" ] || return 0
+    for pid_file in "$REPO_ROOT"/.lab/emulator/pid "$REPO_ROOT"/.lab/instances/*/emulator/pid; do
+        pid=$(cat "$pid_file" 2>/dev/null) || continue
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && return 0
+    done
+    return 1
 }
 
 start_host() {
@@ -56,7 +67,7 @@ start_host() {
     fi
     [ -n "$current" ] && log "replacing $name (image ${current:-?}, running ${running:-?})"
     podman run -d --replace --name "$name" --hostname "$name" --network "$LAB_NETWORK" \
-        --label "$LAB_LABEL=host" "$image" >/dev/null
+        --label "$LAB_LABEL=host" --label "$INSTANCE_LABEL=$LAB_PREFIX" "$image" >/dev/null
 }
 
 authorize_key() {
@@ -160,8 +171,8 @@ lab_down() {
         podman rm -f -t 5 $names >/dev/null
         log "removed $(echo "$names" | wc -w) host(s)"
     fi
-    if emulator_running; then
-        log "the emulator is running, so the network anchor stays (tests/lab/emulator.sh stop, then down again)"
+    if lab_in_use; then
+        log "an emulator or other lab hosts still use network $LAB_NETWORK; its anchor container stays"
     else
         podman rm -f -t 0 "$LAB_ANCHOR" >/dev/null 2>&1 || true
     fi

@@ -4,12 +4,13 @@
 #   lab:  base + the stand-ins for Microsoft's agent software (`podman build`, a few seconds)
 # Each tag is a hash of that layer's build inputs, so a layer is rebuilt only when its inputs change.
 
-BASE_INPUTS=("$LAB_DIR/lib/image.sh" "$LAB_DIR/image/packages.txt")
-
+# The base layer's inputs: the text of the two functions that build it, the package list, the suite,
+# the mirror and the machine's release (whose apt sources are copied in).
 base_tag() {
     local codename
     codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
-    printf '%s:%s\n' "$BASE_REPO" "$(hash_inputs "${BASE_INPUTS[@]}" "suite=$DEBIAN_SUITE" "mirror=$(debian_mirror)" "host=$codename")"
+    printf '%s:%s\n' "$BASE_REPO" "$(hash_inputs "$(declare -f build_base write_apt_sources)" "$LAB_DIR/image/packages.txt" \
+        "suite=$DEBIAN_SUITE" "mirror=$(debian_mirror)" "host=$codename")"
 }
 
 lab_tag() {
@@ -68,8 +69,8 @@ build_lab_image() {
         log "lab image $tag is cached"
     else
         log "building $tag"
-        podman build --quiet --build-arg "BASE=$base" -t "$tag" -f "$LAB_DIR/image/Containerfile" "$LAB_DIR/image" >/dev/null \
-            || die "podman build failed"
+        podman build --quiet --build-arg "BASE=$base" -t "$tag" -f "$LAB_DIR/image/Containerfile" "$LAB_DIR/image" \
+            > "$STATE_DIR/build-lab.log" 2>&1 || { tail -n 20 "$STATE_DIR/build-lab.log" >&2; die "podman build failed"; }
     fi
     printf '%s\n' "$tag"
 }
