@@ -111,34 +111,49 @@ class Emulator:
         }
 
     # ---- simulated VM workers ---------------------------------------------------------------------------
-    def simulated_heartbeat(self, ext_record, max_age=0):
+    def _workers_by_vm(self):
+        index = {}
+        for record in self.store.of_kind("hrWorker"):
+            vm = str(record["body"]["properties"].get("vmResourceId", "")).lower()
+            if vm:
+                index.setdefault(vm, []).append(record)
+        return index
+
+    def simulated_heartbeat(self, ext_record, max_age=0, index=None):
+        """Heartbeat the worker record of a VM whose HybridWorker extension succeeded (no lab host runs it)."""
         props = ext_record["body"]["properties"]
         if str(props.get("publisher", "")).lower() != compute.HYBRID_WORKER_PUBLISHER:
             return
         if props.get("provisioningState") != "Succeeded":
             return
+        vm_id = ext_record["body"]["id"].rsplit("/extensions/", 1)[0].lower()
+        candidates = (index if index is not None else self._workers_by_vm()).get(vm_id, [])
+        due = [w for w in candidates if not max_age or self.now() - w["extra"].get("sim_beat", -1e9) >= max_age]
+        if not due:
+            return
         account = self.account_for_url((props.get("settings") or {}).get("AutomationAccountURL"))
         if not account:
             return
-        vm_id = ext_record["body"]["id"].rsplit("/extensions/", 1)[0].lower()
+        prefix = account["body"]["id"].lower() + "/"
         vm = self.store.get(vm_id)
-        for worker in automation.account_workers(self.store, account["body"]["id"]):
-            if str(worker["body"]["properties"].get("vmResourceId", "")).lower() == vm_id:
-                last = worker["extra"].get("sim_beat", 0)
-                if max_age and self.now() - last < max_age:
-                    return
-                worker["extra"]["sim_beat"] = self.now()
-                octets = int(uuid.uuid5(uuid.NAMESPACE_URL, vm_id)) % 65000
-                name = ((vm or {}).get("body", {}).get("properties", {}).get("osProfile", {}).get("computerName")
-                        or vm_id.rsplit("/", 1)[-1])
-                channels.heartbeat(self.store, worker, f"10.0.{octets // 254}.{octets % 254 + 1}", name)
+        for worker in due:
+            if not worker["body"]["id"].lower().startswith(prefix):
+                continue
+            worker["extra"]["sim_beat"] = self.now()
+            octets = int(uuid.uuid5(uuid.NAMESPACE_URL, vm_id)) % 65000
+            name = ((vm or {}).get("body", {}).get("properties", {}).get("osProfile", {}).get("computerName")
+                    or vm_id.rsplit("/", 1)[-1])
+            channels.heartbeat(self.store, worker, f"10.0.{octets // 254}.{octets % 254 + 1}", name)
 
     def tick(self):
         with self.store.lock:
             compute.advance(self.store, self)
             if self.simulate_vm_workers:
-                for ext in self.store.of_kind("vmExtension"):
-                    self.simulated_heartbeat(ext, max_age=channels.POLL_SECONDS)
+                exts = self.store.of_kind("vmExtension")
+                if exts:
+                    index = self._workers_by_vm()
+                    for ext in exts:
+                        self.simulated_heartbeat(ext, max_age=channels.POLL_SECONDS, index=index)
 
     def _ticker(self):
         while not self._stop.wait(0.5):

@@ -11,7 +11,7 @@ from helpers import Emulator  # noqa: E402
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):
     """One emulator for the session, in response-validation test mode, with fast LROs."""
-    emu = Emulator("--validate-responses", "--lro-seconds", "0.3", state_dir=tmp_path_factory.mktemp("emu"))
+    emu = Emulator("--lro-seconds", "0.3", state_dir=tmp_path_factory.mktemp("emu"))
     yield emu
     emu.stop()
 

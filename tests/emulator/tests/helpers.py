@@ -16,7 +16,7 @@ class Emulator:
     def __init__(self, *args, state_dir=None):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_DIR), env.get("PYTHONPATH", "")])
-        cmd = [sys.executable, "-m", "hrw_emulator.cli", "serve", "--port", "0", *args]
+        cmd = [sys.executable, "-m", "hrw_emulator.cli", "serve", "--port", "0", "--validate-responses", *args]
         if state_dir and "--state" not in args:
             cmd += ["--state", str(Path(state_dir) / "state.json")]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -29,12 +29,15 @@ class Emulator:
     def __getitem__(self, key):
         return self.info[key]
 
-    def stop(self):
+    def stop(self, check=True):
+        """SIGTERM the server; first fail if any of its answers broke the swagger."""
+        errors = self.admin("GET", "response-errors") if check and self.proc.poll() is None else []
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=15)
         self.proc.stdout.close()
         self.proc.stderr.close()
+        assert errors == [], errors
         return self.proc.returncode
 
     def call(self, method, url, body=None, headers=None, raw=None):
