@@ -192,6 +192,30 @@ def test_hwd_runs_a_python_job(lab_host, emulator):
     assert f"hello from {lab_host.name} args lab" in str(output)
 
 
+def test_hwd_uses_proxy_url_from_protected_settings(lab_host, emulator):
+    from connect_proxy import ConnectProxy
+
+    address = urllib.parse.urlsplit(emulator["arm_endpoint"]).hostname
+    proxy = ConnectProxy(address, upstream=address)
+    try:
+        body = {"location": emulator["location"], "properties": {
+            "publisher": "Microsoft.Azure.Automation.HybridWorker", "type": "HybridWorkerForLinux",
+            "typeHandlerVersion": "1.1", "settings": {"AutomationAccountURL": emulator["hybrid_service_url"]},
+            "protectedSettings": {"Proxy_URL": f"http://labuser:labpass@{address}:{proxy.port}"}}}
+        code, headers, answer = emulator.arm("PUT", f"{STATE['machine_id']}/extensions/{EXTENSION}",
+                                             labtools.MACHINE_API, body=body)
+        assert code in (200, 201, 202), answer
+        assert emulator.wait_operation(headers)[0] == "Succeeded"
+        labtools.wait_for(lambda: proxy.seen, timeout=20, what="hwd to call through the proxy")
+        jrds = urllib.parse.urlsplit(emulator["hybrid_service_url"])
+        assert proxy.seen[0]["target"] == f"{jrds.hostname}:{jrds.port}"
+        assert proxy.seen[0]["proxy_authorization"] == "Basic bGFidXNlcjpsYWJwYXNz"  # labuser:labpass
+        log = lab_host.ssh("cat /var/log/azure/Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux/hwd.log").stdout
+        assert "labpass" not in log
+    finally:
+        proxy.close()
+
+
 def test_extension_removal_stops_hwd(lab_host, emulator, timings):
     started = time.monotonic()
     code, headers, answer = emulator.arm("DELETE", f"{STATE['machine_id']}/extensions/{EXTENSION}", labtools.MACHINE_API)
