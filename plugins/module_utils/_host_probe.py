@@ -277,7 +277,7 @@ def _chain_names(tls, der_leaf, verified):
         except (ssl.SSLError, AttributeError, ValueError):
             chain = []
     leaf = certificate_names(der_leaf) if der_leaf else {'issuer': {}, 'subject': {}}
-    names = [v for v in leaf['issuer'].values()]
+    names = list(leaf['issuer'].values())
     for der in chain[1:]:
         parsed = certificate_names(der)
         names.extend(parsed['subject'].values())

@@ -47,7 +47,7 @@ description:
   - C(v1_remnants) - files, users, registry keys and processes of a legacy agent-based (V1) worker. Warn when any is found.
   - A check that cannot gather its facts reports C(warn), never C(ok).
 author:
-  - azure_automation.hybrid_worker developers
+  - Azure Automation Hybrid Worker contributors (@azure-automation)
 options:
   automation_account_url:
     description:
@@ -239,7 +239,6 @@ import multiprocessing
 import os
 import platform
 import shutil
-import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.six.moves.urllib.parse import urlsplit
@@ -259,34 +258,35 @@ def parse_endpoint(value):
     return parts.hostname, parts.port or 443
 
 
-def _run_version(argv):
+def _run_version(module, argv):
     try:
-        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60, check=False)
-    except (OSError, subprocess.SubprocessError):
+        _rc, out, err = module.run_command(argv)
+    except (OSError, ValueError):
         return ()
-    return checks.parse_version(out.stdout.decode('utf-8', 'replace'))
+    return checks.parse_version(out or err)
 
 
-def _systemd_unit(name):
-    systemctl = shutil.which('systemctl')
+def _systemd_unit(module, name):
+    systemctl = module.get_bin_path('systemctl')
     if not systemctl or not os.path.isdir('/run/systemd/system'):  # systemd is not the running init
         return {'manager': False}
     facts = {'manager': True}
     for verb in ('is-active', 'is-enabled'):
-        out = subprocess.run([systemctl, verb, name], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False)
-        facts[verb.split('-')[1]] = out.stdout.decode('utf-8', 'replace').strip() or 'unknown'
+        _rc, out, _err = module.run_command([systemctl, verb, name])
+        facts[verb.split('-')[1]] = out.strip() or 'unknown'
     return facts
 
 
 class HealthRunner(object):
     """Gathers facts for the selected checks and turns them into results with _host_checks."""
 
-    def __init__(self, params):
-        self.params = params
-        self.selected = checks.select_checks(params['checks'], params['skip_checks'])
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.selected = checks.select_checks(self.params['checks'], self.params['skip_checks'])
         self.results = []
         self.endpoints = []
-        self.url = params['automation_account_url']
+        self.url = self.params['automation_account_url']
         self._settings = None
         self._settings_read = False
 
@@ -379,7 +379,7 @@ class HealthRunner(object):
     # -- worker, extension, runtimes, V1
     def worker_checks(self):
         if self.wants('worker_service'):
-            self.add(checks.check_worker_service(probe.WORKER_SERVICE, _systemd_unit(probe.WORKER_SERVICE)))
+            self.add(checks.check_worker_service(probe.WORKER_SERVICE, _systemd_unit(self.module, probe.WORKER_SERVICE)))
         if self.wants('worker_user'):
             self.add(checks.check_worker_user(probe.WORKER_USER, probe.user_exists(probe.WORKER_USER)))
         if self.wants('extension_install'):
@@ -398,10 +398,10 @@ class HealthRunner(object):
             self.add(checks.check_log_folders(dict((p, os.path.isdir(p)) for p in probe.LOG_FOLDERS)))
         if self.wants('runtime_powershell'):
             pwsh = shutil.which('pwsh')
-            self.add(checks.check_runtime_powershell(pwsh, _run_version([pwsh, '--version']) if pwsh else ()))
+            self.add(checks.check_runtime_powershell(pwsh, _run_version(self.module, [pwsh, '--version']) if pwsh else ()))
         if self.wants('runtime_python'):
             python = shutil.which('python3')
-            self.add(checks.check_runtime_python(python, _run_version([python, '--version']) if python else ()))
+            self.add(checks.check_runtime_python(python, _run_version(self.module, [python, '--version']) if python else ()))
         if self.wants('runtime_paths'):
             values = checks.parse_key_value_file(probe.read_text(probe.ENVIRONMENT_FILE))
             paths = [values[k] for k in checks.RUNTIME_PATH_VARIABLES if values.get(k)]
@@ -427,7 +427,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
-        runner = HealthRunner(module.params)
+        runner = HealthRunner(module)
         results = runner.run()
     except ValueError as exc:
         module.fail_json(msg='Failed to run the health checks: %s' % exc)

@@ -22,7 +22,7 @@ description:
     There PowerShell modules are installed by Windows PowerShell 5.1 into C(C:\\Program Files\\WindowsPowerShell\\Modules)
     (also on the PowerShell 7 module path) and O(runtime_paths) are machine environment variables.
 author:
-  - azure_automation.hybrid_worker developers
+  - Azure Automation Hybrid Worker contributors (@azure-automation)
 options:
   state:
     description:
@@ -89,7 +89,7 @@ options:
         The documented way to give a worker packages is C(sudo -H pip install), that is the system Python's site directory under
         C(/usr/local), which apt does not manage; set this to V(true) to allow it (C(--break-system-packages)).
       - Without it, the module fails with an explanation when the Python is externally managed and a package must change.
-      - Only passed to pip when the interpreter really is externally managed.
+      - Only passed to pip when the interpreter really is externally managed; it has no effect on Windows.
     type: bool
     default: false
   runtime_paths:

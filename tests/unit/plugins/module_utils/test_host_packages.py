@@ -150,8 +150,8 @@ def test_environment_unset_quotes_duplicates_and_ignore():
     text, diff = pk.plan_environment(BASE + 'python_3_10_path=/dup\n', {'python_3_10_path': '', 'powershell_7_2_path': None})
     assert diff == {'python_3_10_path': ('/usr/bin/python3.10', None)}
     assert 'python_3_10_path' not in text and '# keep me' in text
-    quoted, _ = pk.plan_environment('', {'powershell_7_2_path': '/opt/my pwsh/pwsh'})
+    quoted, _diff = pk.plan_environment('', {'powershell_7_2_path': '/opt/my pwsh/pwsh'})
     assert quoted == 'powershell_7_2_path="/opt/my pwsh/pwsh"\n'
     same, diff3 = pk.plan_environment('python_3_10_path="/usr/bin/python3"\n', {'python_3_10_path': '/usr/bin/python3'})
-    assert diff3 == {}
+    assert diff3 == {} and same == 'python_3_10_path="/usr/bin/python3"\n'
     assert pk.plan_environment('', {'python_3_10_path': ''}) == ('', {})
