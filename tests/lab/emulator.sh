@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Run the local Azure emulator (tests/emulator) beside the lab hosts, on the lab network's gateway
 # address, so the containers can reach it. Its ready line (with the client secret) goes to
 # .lab/emulator.json (mode 0600); feed that file to `tests/lab/lab.sh up N --emulator-json .lab/emulator.json`.
@@ -9,20 +10,17 @@
 #
 # The command is $HRW_EMULATOR, else <repo>/.venv/bin/hrw-emulator, else hrw-emulator from PATH.
 set -euo pipefail
-# shellcheck source-path=SCRIPTDIR
 
 . "$(dirname "$0")/lib/common.sh"
-# shellcheck source=lib/image.sh
-. "$LAB_DIR/lib/image.sh"
-# shellcheck source=lib/hosts.sh
-. "$LAB_DIR/lib/hosts.sh"
+. "$(dirname "$0")/lib/image.sh"
+. "$(dirname "$0")/lib/hosts.sh"
 
 EMU_DIR="$STATE_DIR/emulator"
 EMU_JSON="$STATE_DIR/emulator.json"
 PID_FILE="$EMU_DIR/pid"
 
 usage() {
-    sed -n '7,9s/^# \{0,1\}//p' "$0" >&2
+    sed -n 's/^#   \(tests\/lab\/\)/  \1/p' "$0" >&2
     exit 2
 }
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # The podman lab for azure_automation.hybrid_worker: Debian 12 systemd containers reachable over SSH,
 # with stand-ins for Microsoft's agent software, wired to the local Azure emulator. See tests/lab/README.md.
 #
@@ -7,16 +8,13 @@
 #   tests/lab/lab.sh down                           remove the hosts
 #   tests/lab/lab.sh network                        make sure the network exists, print its gateway
 set -euo pipefail
-# shellcheck source-path=SCRIPTDIR
 
 . "$(dirname "$0")/lib/common.sh"
-# shellcheck source=lib/image.sh
-. "$LAB_DIR/lib/image.sh"
-# shellcheck source=lib/hosts.sh
-. "$LAB_DIR/lib/hosts.sh"
+. "$(dirname "$0")/lib/image.sh"
+. "$(dirname "$0")/lib/hosts.sh"
 
 usage() {
-    sed -n '5,8s/^# \{0,1\}//p' "$0" >&2
+    sed -n 's/^#   \(tests\/lab\/\)/  \1/p' "$0" >&2
     exit 2
 }
 
