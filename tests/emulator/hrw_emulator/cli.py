@@ -75,6 +75,7 @@ def main(argv=None):
     ca, cert, key = tls.ensure(data_dir, hosts)
     emu.ca_bundle = ca
     emu.start(cert, key)
+    emu.store.flush()  # the state file exists once the ready line is out
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

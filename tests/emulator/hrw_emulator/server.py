@@ -175,6 +175,9 @@ class Emulator:
             daemon_threads = True
             request_queue_size = 128
 
+            def handle_error(self, request, client_address):  # failed handshakes, dropped clients
+                pass
+
         Server.emulator = self
         self.httpd = Server((self.host, self.port), Handler, bind_and_activate=False)
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True, do_handshake_on_connect=False)

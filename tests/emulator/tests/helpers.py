@@ -6,6 +6,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -19,10 +20,14 @@ class Emulator:
         cmd = [sys.executable, "-m", "hrw_emulator.cli", "serve", "--port", "0", "--validate-responses", *args]
         if state_dir and "--state" not in args:
             cmd += ["--state", str(Path(state_dir) / "state.json")]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.stderr = tempfile.TemporaryFile(mode="w+")
+        self.state_dir = Path(state_dir) if state_dir else None
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env)
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"emulator did not start: {self.proc.stderr.read()}")
+            self.proc.wait(timeout=15)
+            self.stderr.seek(0)
+            raise RuntimeError(f"emulator did not start: {self.stderr.read()}")
         self.info = json.loads(line)
         self.ssl = ssl.create_default_context(cafile=self.info["ca_bundle"])
 
@@ -36,7 +41,7 @@ class Emulator:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=15)
         self.proc.stdout.close()
-        self.proc.stderr.close()
+        self.stderr.close()
         assert errors == [], errors
         return self.proc.returncode
 

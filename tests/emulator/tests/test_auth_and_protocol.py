@@ -1,5 +1,6 @@
 """Entra ID, TLS, ARM authentication, api-version rules, headers and errors."""
 
+import json
 import ssl
 import time
 import urllib.request
@@ -63,6 +64,11 @@ def test_arm_requires_bearer_token(emu):
     head, claims, sig = token.split(".")
     status, _, body = emu.arm("GET", emu.account_path, token=f"{head}.{claims}.{sig[:-4]}AAAA")
     assert status == 401 and body["error"]["code"] == "InvalidAuthenticationToken"
+    from hrw_emulator import auth
+    config = json.loads((emu.state_dir / "state.json").read_text())["config"]
+    expired, _ = auth.issue(config, "https://sts.windows.net/x/", "https://management.azure.com/", lifetime=-60)
+    status, _, body = emu.arm("GET", emu.account_path, token=expired)
+    assert status == 401 and body["error"]["code"] == "ExpiredAuthenticationToken"
     other = emu.token(scope="https://vault.azure.net/.default")
     status, _, body = emu.arm("GET", emu.account_path, token=other)
     assert status == 401 and body["error"]["code"] == "InvalidAuthenticationTokenAudience"
