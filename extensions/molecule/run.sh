@@ -6,6 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 export HRW_LAB_INSTANCE=mol
+export PATH="$ROOT/.venv/bin:$PATH"
 STATE="$ROOT/.lab/instances/$HRW_LAB_INSTANCE"
 
 cleanup() { tests/lab/emulator.sh stop >/dev/null 2>&1 || true; }
