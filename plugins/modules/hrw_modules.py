@@ -354,6 +354,11 @@ def apply_runtime_paths(module, params, plan):
     return bool(diff)
 
 
+def public_actions(plan):
+    """The plan as returned: without the internal pip ``spec``."""
+    return [dict((k, v) for k, v in item.items() if k != 'spec') for item in plan]
+
+
 def main():
     argument_spec = dict(
         state=dict(type='str', default='present', choices=['present', 'absent']),
@@ -391,9 +396,8 @@ def main():
                 powershell_after[item['name']] = (installed.get(item['name'].lower(), []) if installed is not None
                                                   else item['after'])
     except ModulesError as exc:
-        module.fail_json(msg=str(exc), actions=plan)
-    actions = [dict((k, v) for k, v in item.items() if k != 'spec') for item in plan]
-    result = dict(changed=changed, actions=actions, python_packages=python_after, powershell_modules=powershell_after,
+        module.fail_json(msg=str(exc), actions=public_actions(plan))
+    result = dict(changed=changed, actions=public_actions(plan), python_packages=python_after, powershell_modules=powershell_after,
                   restart_required=restart_required)
     if module._diff:
         before, after = {}, {}

@@ -135,3 +135,24 @@ def test_parse_endpoint():
     assert hrw_health.parse_endpoint('https://[::1]:9/x') == ('::1', 9)
     with pytest.raises(ValueError):
         hrw_health.parse_endpoint('https:///nohost')
+
+
+def test_posix_host_runs_the_python_implementation(tmp_path):
+    """Through ansible itself: the action plugin must pick hrw_health.py, not the sorted-first hrw_health.ps1."""
+    import subprocess
+    ansible = os.path.join(os.path.dirname(sys.executable), 'ansible')
+    if not os.path.exists(ansible):
+        pytest.skip('the ansible command is not next to this Python')
+    collections_root = os.path.abspath(os.path.join(os.path.dirname(hrw_health.__file__), '..', '..', '..', '..', '..'))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_root, ANSIBLE_LOCALHOST_WARNING='0',
+               ANSIBLE_INVENTORY_UNPARSED_WARNING='0', ANSIBLE_NOCOLOR='1',
+               ANSIBLE_HOME=str(tmp_path), ANSIBLE_REMOTE_TMP=str(tmp_path / 'remote'), ANSIBLE_LOCAL_TEMP=str(tmp_path / 'local'))
+    out = subprocess.run([ansible, 'localhost', '-m', 'azure_automation.hybrid_worker.hrw_health', '-a', 'checks=cpu_cores min_cpu_cores=1',
+                          '-e', 'ansible_python_interpreter=%s' % sys.executable],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, check=False, timeout=120)
+    assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()
+    text = out.stdout.decode()
+    assert text.startswith('localhost | SUCCESS => '), text
+    result = json.loads(text[text.index('{'):])
+    assert result['checks'][0]['id'] == 'cpu_cores' and result['checks'][0]['status'] == 'ok'
+    assert result['changed'] is False

@@ -140,6 +140,7 @@ def test_externally_managed_fails_without_opt_in(host, capsys):
     rc, result = run_module(hrw_modules.main, capsys, PY, check_mode=True)
     assert rc == 1
     assert 'externally managed (PEP 668)' in result['msg'] and 'break_system_packages' in result['msg']
+    assert [a['action'] for a in result['actions']] == ['install', 'install'] and 'spec' not in result['actions'][0]
 
 
 def test_externally_managed_with_opt_in(host, capsys):
