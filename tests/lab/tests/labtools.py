@@ -55,7 +55,11 @@ class LabHost:
     def ssh(self, command, check=True, timeout=120):
         args = ["ssh", "-i", self.vars["ansible_ssh_private_key_file"], *self.vars["ansible_ssh_common_args"].split(),
                 "-o", "BatchMode=yes", f"{self.vars['ansible_user']}@{self.vars['ansible_host']}", command]
+        start = time.monotonic()
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+        elapsed = time.monotonic() - start
+        if elapsed > 5:
+            print(f"\nslow ssh ({elapsed:.1f} s) to {self.name}: {command}")
         if check and proc.returncode != 0:
             raise AssertionError(f"ssh {self.name} {command!r} failed (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc

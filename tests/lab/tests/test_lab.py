@@ -137,14 +137,6 @@ def test_extension_installs_hwd_which_heartbeats(lab_host, emulator, timings):
     assert result == "Succeeded", operation
     timings["extension_put_to_succeeded"] = time.monotonic() - started
 
-    assert lab_host.ssh("systemctl is-active hwd").stdout.strip() == "active"
-    assert lab_host.ssh("systemctl show -p User --value hwd").stdout.strip() == "hweautomation"
-    assert lab_host.ssh("ps -o user= -C python3 | sort -u").stdout.split().count("hweautomation") == 1
-    layout = lab_host.ssh(f"ls -d {HWD_DIR_GLOB} /var/log/azure/Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux "
-                          "/home/hweautomation/state && grep -rl AutomationAccountURL "
-                          "/var/lib/waagent/Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux/config")
-    assert "HybridWorkerForLinux-1.1" in layout.stdout
-
     def fresh():
         worker = client.hybrid_runbook_workers.get(rg, account, GROUP, worker_id)
         seen = worker.properties.last_seen_date_time
@@ -158,6 +150,13 @@ def test_extension_installs_hwd_which_heartbeats(lab_host, emulator, timings):
     assert worker.properties.worker_type == "HybridV2"
     assert worker.properties.worker_name == lab_host.name
     assert worker.properties.ip == lab_host.vars["ansible_host"]
+    assert lab_host.ssh("systemctl is-active hwd").stdout.strip() == "active"
+    assert lab_host.ssh("systemctl show -p User --value hwd").stdout.strip() == "hweautomation"
+    assert lab_host.ssh("ps -o user= -C python3 | sort -u").stdout.split().count("hweautomation") == 1
+    layout = lab_host.ssh(f"ls -d {HWD_DIR_GLOB} /var/log/azure/Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux "
+                          "/home/hweautomation/state && grep -rl AutomationAccountURL "
+                          "/var/lib/waagent/Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux/config")
+    assert "HybridWorkerForLinux-1.1" in layout.stdout
     first = worker.properties.last_seen_date_time
     # hwd keeps heartbeating (every 5 s in the lab).
     labtools.wait_for(lambda: client.hybrid_runbook_workers.get(rg, account, GROUP, worker_id)
@@ -192,6 +191,22 @@ def test_hwd_runs_a_python_job(lab_host, emulator):
     assert f"hello from {lab_host.name} args lab" in str(output)
 
 
+def test_hwd_survives_a_deleted_worker_record(lab_host, emulator):
+    from azure.mgmt.automation.models import HybridRunbookWorkerCreateOrUpdateParameters, HybridRunbookWorkerCreateParameters
+
+    client = automation_client(emulator)
+    rg, account = emulator["resource_group"], emulator["automation_account"]
+    client.hybrid_runbook_workers.delete(rg, account, GROUP, STATE["worker_id"])
+    log = "/var/log/azure/Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux/hwd.log"
+    labtools.wait_for(lambda: "Account/Group specified does not exist" in lab_host.ssh(f"tail -n 5 {log}").stdout,
+                      timeout=20, what="hwd to log the missing record")
+    assert lab_host.ssh("systemctl is-active hwd").stdout.strip() == "active"
+    client.hybrid_runbook_workers.create(rg, account, GROUP, STATE["worker_id"], HybridRunbookWorkerCreateParameters(
+        properties=HybridRunbookWorkerCreateOrUpdateParameters(vm_resource_id=STATE["machine_id"])))
+    labtools.wait_for(lambda: client.hybrid_runbook_workers.get(rg, account, GROUP, STATE["worker_id"])
+                      .properties.last_seen_date_time, timeout=20, what="heartbeats to resume")
+
+
 def test_hwd_uses_proxy_url_from_protected_settings(lab_host, emulator):
     from connect_proxy import ConnectProxy
 
@@ -214,6 +229,20 @@ def test_hwd_uses_proxy_url_from_protected_settings(lab_host, emulator):
         assert "labpass" not in log
     finally:
         proxy.close()
+
+
+def test_bad_extension_settings_fail_the_operation(lab_host, emulator):
+    body = {"location": emulator["location"], "properties": {
+        "publisher": "Microsoft.Azure.Automation.HybridWorker", "type": "HybridWorkerForLinux",
+        "typeHandlerVersion": "1.1", "settings": {}}}
+    code, headers, answer = emulator.arm("PUT", f"{STATE['machine_id']}/extensions/{EXTENSION}", labtools.MACHINE_API,
+                                         body=body)
+    assert code in (200, 201, 202), answer
+    result, operation = emulator.wait_operation(headers)
+    assert result == "Failed"
+    assert "AutomationAccountURL" in json.dumps(operation)
+    code, _, extension = emulator.arm("GET", f"{STATE['machine_id']}/extensions/{EXTENSION}", labtools.MACHINE_API)
+    assert extension["properties"]["provisioningState"] == "Failed"
 
 
 def test_extension_removal_stops_hwd(lab_host, emulator, timings):
