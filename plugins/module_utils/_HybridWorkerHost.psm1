@@ -75,8 +75,9 @@ Function New-HrwCheckResult {
 
 Function Select-HrwCheck {
     param([string[]]$Checks, [string[]]$SkipChecks)
+    # Returns the ids one by one: callers collect them with @().
     $wanted = if ($Checks -and $Checks.Count -gt 0) { $Checks } else { $script:HrwCheckIds }
-    , @($script:HrwCheckIds | Where-Object { ($wanted -contains $_) -and -not ($SkipChecks -contains $_) })
+    $script:HrwCheckIds | Where-Object { ($wanted -contains $_) -and -not ($SkipChecks -contains $_) }
 }
 
 Function Get-HrwSummary {
@@ -94,11 +95,12 @@ Function Get-HrwSummary {
 
 Function Get-HrwFailing {
     param([object[]]$Results, [string]$FailOn)
+    # Returns the results one by one: callers collect them with @().
     if ($FailOn -eq 'never') {
-        return , @()
+        return
     }
     $floor = if ($FailOn -eq 'fail') { 2 } else { 1 }
-    , @($Results | Where-Object { $script:HrwRank[$_.status] -ge $floor })
+    $Results | Where-Object { $script:HrwRank[$_.status] -ge $floor }
 }
 
 Function ConvertTo-HrwRedactedUrl {
@@ -536,15 +538,13 @@ Function Get-HrwTcpFact {
 }
 
 Function Get-HrwNamePart {
-    # CN and O values of an X.500 distinguished name.
+    # CN and O values of an X.500 distinguished name, one by one: callers collect them with @().
     param([string]$DistinguishedName)
-    $parts = @()
     foreach ($attr in @('CN', 'O')) {
         if ($DistinguishedName -match "(?:^|,\s*)$attr=(`"[^`"]*`"|[^,]*)") {
-            $parts += $Matches[1].Trim('"')
+            $Matches[1].Trim('"')
         }
     }
-    , $parts
 }
 
 Function Get-HrwTlsFact {
@@ -580,8 +580,8 @@ Function Get-HrwTlsFact {
         $facts.leaf_issuer = $leaf.Issuer
         $names = @(Get-HrwNamePart -DistinguishedName $leaf.Issuer)
         foreach ($cert in @($state.chain | Select-Object -Skip 1)) {
-            $names += Get-HrwNamePart -DistinguishedName $cert.Subject
-            $names += Get-HrwNamePart -DistinguishedName $cert.Issuer
+            $names += @(Get-HrwNamePart -DistinguishedName $cert.Subject)
+            $names += @(Get-HrwNamePart -DistinguishedName $cert.Issuer)
         }
         $facts.names = $names
         $errors = $state.errors
@@ -642,11 +642,11 @@ Function Get-HrwTlsFact {
 }
 
 Function Get-HrwExtensionVersion {
+    # Version directory names, one by one: callers collect them with @().
     $root = Join-Path $script:HrwPluginRoot $script:HrwExtensionName
-    if (-not (Test-Path -LiteralPath $root)) {
-        return , @()
+    if (Test-Path -LiteralPath $root) {
+        Get-ChildItem -LiteralPath $root -Directory | ForEach-Object { $_.Name }
     }
-    , @(Get-ChildItem -LiteralPath $root -Directory | ForEach-Object { $_.Name })
 }
 
 Function Get-HrwNewestNumberedFile {
@@ -687,7 +687,9 @@ Function Get-HrwExtensionState {
     $status = Get-HrwNewestNumberedFile -Path (Join-Path $dir 'Status') -Filter '*.status'
     if ($status) {
         try {
-            $data = @(Get-Content -LiteralPath $status.FullName -Raw | ConvertFrom-Json)[0]
+            # Windows PowerShell emits a JSON array as one object, PowerShell 7 enumerates it.
+            $parsed = Get-Content -LiteralPath $status.FullName -Raw | ConvertFrom-Json
+            $data = if ($parsed -is [array]) { $parsed[0] } else { $parsed }
             $inner = Get-HrwProperty -InputObject $data -Name status
             $state.status = [string](Get-HrwProperty -InputObject $inner -Name status)
             if (-not $state.status) {

@@ -42,7 +42,7 @@ Function ConvertTo-Endpoint {
     @{ host = $uri.DnsSafeHost; port = $port }
 }
 
-$selected = Select-HrwCheck -Checks $p.checks -SkipChecks $p.skip_checks
+$selected = @(Select-HrwCheck -Checks $p.checks -SkipChecks $p.skip_checks)
 $results = [System.Collections.Generic.List[object]]@()
 $extension = $null
 $url = $p.automation_account_url

@@ -54,7 +54,9 @@ Function Get-PipInstalled {
     $installed = @{}
     $text = Invoke-Pip -Python $Python -Arguments @('list', '--format', 'json') -Action 'list the Python packages'
     $json = ($text -split "`n" | Where-Object { $_.TrimStart().StartsWith('[') } | Select-Object -First 1)
-    foreach ($package in @($json | ConvertFrom-Json)) {
+    # Assign first: Windows PowerShell emits a JSON array as one object, PowerShell 7 enumerates it.
+    $packages = $json | ConvertFrom-Json
+    foreach ($package in $packages) {
         $installed[(ConvertTo-HrwPipName -Name $package.name)] = [string]$package.version
     }
     $installed
