@@ -51,8 +51,8 @@ hash_inputs() {
     {
         for f in "$@"; do
             if [ -d "$f" ]; then
-                (cd "$f" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
-                (cd "$f" && find . -print0 | LC_ALL=C sort -z | xargs -0 stat -c '%n %a')
+                (cd "$f" && find . -name __pycache__ -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+                (cd "$f" && find . -name __pycache__ -prune -o -print0 | LC_ALL=C sort -z | xargs -0 stat -c '%n %a')
             elif [ -f "$f" ]; then
                 printf '%s\n' "${f#"$LAB_DIR"/}"
                 cat "$f"

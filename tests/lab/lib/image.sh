@@ -14,7 +14,7 @@ base_tag() {
 }
 
 lab_tag() {
-    printf '%s:%s\n' "$IMAGE_REPO" "$(hash_inputs "base=$(base_tag)" "$LAB_DIR/image/Containerfile" "$LAB_DIR/image/rootfs")"
+    printf '%s:%s\n' "$IMAGE_REPO" "$(hash_inputs "base=$(base_tag)" "$LAB_DIR/image/Containerfile" "$LAB_DIR/image/.containerignore" "$LAB_DIR/image/rootfs")"
 }
 
 # Write the apt sources of the image: the machine's own deb822 files when the machine runs the same
@@ -71,6 +71,16 @@ build_lab_image() {
         log "building $tag"
         podman build --quiet --build-arg "BASE=$base" -t "$tag" -f "$LAB_DIR/image/Containerfile" "$LAB_DIR/image" \
             > "$STATE_DIR/build-lab.log" 2>&1 || { tail -n 20 "$STATE_DIR/build-lab.log" >&2; die "podman build failed"; }
+        prune_images "$IMAGE_REPO" "$tag"
+        prune_images "$BASE_REPO" "$base"
     fi
     printf '%s\n' "$tag"
+}
+
+# Drop older tags of a repository that no container or child image uses (podman refuses to remove those).
+prune_images() {
+    local repo=$1 keep=$2 old
+    for old in $(podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$repo"); do
+        [ "$old" = "$keep" ] || podman rmi "$old" >/dev/null 2>&1 || true
+    done
 }
