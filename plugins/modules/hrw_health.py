@@ -14,7 +14,7 @@ short_description: Check that a host can run an Azure Automation Hybrid Runbook 
 version_added: 0.1.0
 description:
   - Runs read-only checks on a Linux or Windows host that is, or will become, an extension-based (V2) Hybrid Runbook Worker, and
-    returns each as O(checks) item C({id, status, summary, remediation}) with C(status) one of C(ok), C(warn), C(fail).
+    returns each as an item C({id, status, summary, remediation}) of RV(checks) with C(status) one of C(ok), C(warn), C(fail).
   - The Linux implementation is this Python module; on Windows hosts Ansible runs C(hrw_health.ps1) with the same options and result.
   - "Check ids, in the order they run (full table with every remediation in C(docs/hrw_health_checks.md) of the collection):"
   - C(cpu_cores) - CPU cores against O(min_cpu_cores) (documented minimum 2). Fail below.
@@ -33,7 +33,8 @@ description:
     extension protected settings, or when the two C(https_proxy) values differ.
   - C(worker_service) - Linux C(hwd), Windows C(HybridWorkerService) is running and starts at boot. Fail when not running,
     warn when not enabled.
-  - C(worker_user) - (Linux only) the C(hweautomation) user exists. Fail otherwise.
+  - C(worker_user) - the C(hweautomation) user exists (Linux). Fail otherwise. On Windows, where jobs run as Local System or the
+    group credential, it reports C(ok).
   - C(extension_install) - the C(HybridWorkerForLinux)/C(HybridWorkerForWindows) extension directory exists. Fail when missing,
     warn when older than 1.1.11 (needed for PowerShell 7.2 and Python 3.10 runbooks).
   - C(extension_settings) - the newest extension settings file has an https C(AutomationAccountURL), equal to
@@ -101,7 +102,7 @@ options:
   fail_on:
     description:
       - Which results fail the task. V(fail) fails on any C(fail), V(warn) on any C(warn) or C(fail), V(never) only reports.
-      - The result (O(checks), RV(summary)) is returned in every case.
+      - The result (RV(checks), RV(summary)) is returned in every case.
     type: str
     default: fail
     choices: [fail, warn, never]
