@@ -109,10 +109,14 @@ configure_emulator() {
         die "the emulator listens on $EMU_ADDRESS, which lab hosts cannot reach; start it on the $LAB_NETWORK gateway ($gateway), e.g. tests/lab/emulator.sh start"
     fi
     [ -r "$EMU_CA" ] || die "the emulator CA $EMU_CA is not readable"
-    podman exec -i "$name" sh -c 'cat > /usr/local/share/ca-certificates/hrw-emulator.crt' < "$EMU_CA"
+    # The CA goes through the system trust store; update-ca-certificates (2-3 s) runs only when the CA changed.
+    podman exec -i "$name" sh -c '
+        crt=/usr/local/share/ca-certificates/hrw-emulator.crt
+        cat > "$crt.new"
+        if cmp -s "$crt.new" "$crt"; then rm -f "$crt.new"; else mv "$crt.new" "$crt" && update-ca-certificates >/dev/null 2>&1; fi
+    ' < "$EMU_CA" || die "could not install the emulator CA on $name"
     printf '%s\n' "$EMU_ENDPOINTS" | podman exec -i "$name" sh -c 'mkdir -p /etc/hrw-lab && cat > /etc/hrw-lab/endpoints.json'
     podman exec "$name" sh -c "
-        update-ca-certificates --fresh >/dev/null 2>&1 || exit 1
         sed '/# hrw-lab emulator begin/,/# hrw-lab emulator end/d' /etc/hosts > /tmp/hosts.lab
         printf '# hrw-lab emulator begin\n%s %s hrw-emulator.azure-automation.net\n# hrw-lab emulator end\n' '$EMU_ADDRESS' '$EMU_JRDS_HOST' >> /tmp/hosts.lab
         cat /tmp/hosts.lab > /etc/hosts && rm -f /tmp/hosts.lab
@@ -150,15 +154,22 @@ lab_up() {
     for name in $(lab_hosts); do
         case " ${names[*]} " in *" $name "*) ;; *) log "removing surplus host $name"; podman rm -f -t 5 "$name" >/dev/null ;; esac
     done
+    # Each host is set up in its own background job; any failure fails `up`.
+    local pids=() failed=0 pid
     for name in "${names[@]}"; do
-        authorize_key "$name"
-        [ -z "$emulator_json" ] || configure_emulator "$name" "$emulator_json" "$gateway"
+        (
+            authorize_key "$name"
+            [ -z "$emulator_json" ] || configure_emulator "$name" "$emulator_json" "$gateway"
+            ip=$(host_ip "$name")
+            wait_for_ssh "$name" "$ip"
+            log "$name is up at $ip"
+        ) &
+        pids+=("$!")
     done
-    for name in "${names[@]}"; do
-        ip=$(host_ip "$name")
-        wait_for_ssh "$name" "$ip"
-        log "$name is up at $ip"
+    for pid in "${pids[@]}"; do
+        wait "$pid" || failed=1
     done
+    [ "$failed" -eq 0 ] || die "setting up the lab hosts failed (see above)"
     write_inventory "${names[@]}"
     log "inventory: $INVENTORY"
 }
