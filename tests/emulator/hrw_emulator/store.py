@@ -43,6 +43,10 @@ class Store:
         self._load(data)
         if not data:
             self.seed()
+        elif "account_guid" not in self.config:  # state written by an older emulator
+            seeded = self.get(self.account_id())
+            self.config["account_guid"] = seeded["extra"]["guid"] if seeded else str(uuid.uuid4())
+            self.dirty = True
         # Not persisted: request log, agent polls, rate buckets.
         self.requests = []
         self.agent_seen = {}
