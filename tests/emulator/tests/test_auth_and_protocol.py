@@ -133,3 +133,14 @@ def test_metadata_custom_cloud(emu):
 def test_instance_discovery_document(emu):
     status, _, body = emu.call("GET", f"{emu['arm_endpoint']}/common/discovery/instance?api-version=1.1")
     assert status == 200 and body["tenant_discovery_endpoint"].endswith("/v2.0/.well-known/openid-configuration")
+
+
+def test_latency_setting_delays_arm_only(emu):
+    token = emu.token()
+    emu.admin("POST", "settings", {"latencyMs": 150})
+    started = time.perf_counter()
+    emu.arm("GET", emu.account_path, token=token)
+    assert time.perf_counter() - started >= 0.15
+    started = time.perf_counter()
+    emu.call("GET", emu["metadata_url"])
+    assert time.perf_counter() - started < 0.15

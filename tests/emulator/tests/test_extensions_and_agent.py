@@ -131,3 +131,23 @@ def test_bulk_vms_hook_is_cheap(emu, compute):
     assert len(ids) == 300 and time.perf_counter() - started < 5
     vm = compute.virtual_machines.get(emu["resource_group"], "bulk7")
     assert vm.storage_profile.os_disk.os_type == "Windows" and vm.identity.type == "SystemAssigned"
+
+
+def test_agent_channel_errors_and_no_vm_simulation(emu, compute, automation):
+    rg, aa = emu["resource_group"], emu["automation_account"]
+    status, _, body = emu.call("GET", f"{emu['agent_url']}/extensions?resourceId={emu.vm_id('nope', 'machine')}")
+    assert status == 404
+    emu.admin("POST", "vms", {"count": 1, "prefix": "quiet"})
+    emu.admin("POST", "settings", {"simulateVmWorkers": False})
+    automation.hybrid_runbook_worker_group.create(rg, aa, "quiet", {})
+    wid = "0b7c1a8e-44a4-4d8e-9c3f-6f7d9a1e2b3c"
+    automation.hybrid_runbook_workers.create(rg, aa, "quiet", wid, {"properties": {"vmResourceId": emu.vm_id("quiet0")}})
+    compute.virtual_machine_extensions.begin_create_or_update(rg, "quiet0", "HybridWorkerExtension", _ext(emu)).result()
+    assert automation.hybrid_runbook_workers.get(rg, aa, "quiet", wid).properties.last_seen_date_time is None
+    status, _, body = emu.call("POST", f"{emu['agent_url']}/extensions/status",
+                               {"resourceId": emu.vm_id("quiet0"), "name": "HybridWorkerExtension", "status": "Succeeded"})
+    assert status == 409 and body["error"]["code"] == "Conflict"
+    status, _, body = emu.call("POST", f"{emu['agent_url']}/extensions/status",
+                               {"resourceId": emu.vm_id("quiet0"), "name": "Other", "status": "Succeeded"})
+    assert status == 404
+    emu.admin("POST", "settings", {"simulateVmWorkers": True})

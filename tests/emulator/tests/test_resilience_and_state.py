@@ -15,13 +15,13 @@ def test_throttled_sdk_client_eventually_succeeds(tmp_path):
         client = emu.client(AutomationClient)
         rg, aa = emu["resource_group"], emu["automation_account"]
         started = time.monotonic()
-        for index in range(7):
+        for index in range(5):
             client.hybrid_runbook_worker_group.create(rg, aa, f"t{index}", {})
-        assert time.monotonic() - started >= 1.5  # 5 writes beyond the burst at 2/s
+        assert time.monotonic() - started >= 1.0  # 3 writes beyond the burst at 2/s
         log = [r for r in emu.admin("GET", "requests") if r["area"] == "arm"]
         throttled = [r for r in log if r["status"] == 429]
         assert throttled and throttled[0]["response_body"]["error"]["code"] == "SubscriptionRequestsThrottled"
-        assert len([g for g in client.hybrid_runbook_worker_group.list_by_automation_account(rg, aa)]) == 7
+        assert len([g for g in client.hybrid_runbook_worker_group.list_by_automation_account(rg, aa)]) == 5
         status, headers, _ = emu.arm("PUT", f"{emu.account_path}/hybridRunbookWorkerGroups/x", {})
         if status == 429:
             assert int(headers["Retry-After"]) >= 1
@@ -47,17 +47,6 @@ def test_fault_rate_produces_configured_codes_without_state_change(tmp_path):
         client = emu.client(AutomationClient)
         for index in range(5):
             client.hybrid_runbook_worker_group.create(emu["resource_group"], emu["automation_account"], f"sdk{index}", {})
-    finally:
-        emu.stop()
-
-
-def test_latency_is_added(tmp_path):
-    emu = Emulator("--latency-ms", "150", state_dir=tmp_path)
-    try:
-        token = emu.token()
-        started = time.perf_counter()
-        emu.arm("GET", emu.account_path, token=token)
-        assert time.perf_counter() - started >= 0.15
     finally:
         emu.stop()
 
