@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 
 ALL_GATES=(shellcheck ps1-parse units units-2.16 emulator integration lab molecule ansible-lint
-           sanity sanity-2.16 docs changelog build-importer execution-environment)
+           sanity sanity-2.16 docs changelog build-importer execution-environment gate-selftest)
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${ALL_GATES[@]}"; exit 0; fi
 GATES=("$@")
@@ -134,6 +134,12 @@ dependencies:
 EOF
   (cd "$ee" && ansible-builder create -f execution-environment.yml --context context) || return 1
   ls "$ee/context"
+}
+
+# The gates above can fail: break a scratch copy in one way each (doc reference, lint rule, .ps1 syntax) and see it caught.
+gate_gate-selftest() {
+  scripts/sync-build.sh
+  python -m pytest -q -p no:cacheprovider tests/tools/test_gates_catch_breakage.py
 }
 
 # ---- runner ----------------------------------------------------------------------------------------------------------

@@ -20,4 +20,11 @@ tests/lab/emulator.sh start
 . <(python3 tests/tools/emulator_env.py "$STATE/emulator.json" "$STATE/ca-bundle.pem")
 
 scripts/sync-build.sh
-molecule test --all
+# Verbose on purpose: the run must not show the service principal secret (used by azcmagent connect) even then.
+LOG="$STATE/molecule.log"
+ANSIBLE_VERBOSITY=3 molecule test --all 2>&1 | tee "$LOG"
+if grep -qF -- "$AZURE_SECRET" "$LOG"; then
+  echo "SECRET LEAK: the client secret appears in the Molecule output ($LOG)" >&2
+  exit 1
+fi
+echo "secret check: the client secret does not appear in $(wc -l < "$LOG") lines of Molecule output (verbosity 3)"
