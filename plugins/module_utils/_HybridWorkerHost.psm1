@@ -223,18 +223,24 @@ Function Test-HrwDns {
 }
 
 Function Test-HrwTcpConnect {
-    param([string]$HostName, [int]$Port, [string]$ErrorText, $ElapsedMs, [bool]$ProxyConfigured)
+    # $Via: the proxy URL without credentials when the connection goes through a CONNECT tunnel.
+    param([string]$HostName, [int]$Port, [string]$ErrorText, $ElapsedMs, [bool]$ProxyConfigured, [string]$Via)
     $target = "${HostName}:$Port"
+    $route = if ($Via) { " through proxy $Via" } else { '' }
     if ($ErrorText) {
+        if ($Via) {
+            return New-HrwCheckResult -Id tcp_connect -Status fail -Summary "Cannot open TCP $target${route}: $ErrorText." -Target $target `
+                -Remediation "Check the proxy URL and credentials, and that the proxy allows CONNECT to *.azure-automation.net:$Port."
+        }
         $hint = ''
         if ($ProxyConfigured) {
-            $hint = ' A proxy is configured on this host: the worker uses the extension proxy settings, this check connects directly.'
+            $hint = ' A proxy is configured on this host: the worker uses the extension proxy settings; pass proxy_url to test through it.'
         }
         return New-HrwCheckResult -Id tcp_connect -Status fail -Summary "Cannot open TCP ${target}: $ErrorText.$hint" -Target $target `
             -Remediation "Allow outbound TCP $Port to *.azure-automation.net (service tag GuestAndHybridManagement) in host and network firewalls."
     }
     $timing = if ($null -ne $ElapsedMs) { " in $ElapsedMs ms" } else { '' }
-    New-HrwCheckResult -Id tcp_connect -Status ok -Summary "TCP $target open$timing." -Target $target
+    New-HrwCheckResult -Id tcp_connect -Status ok -Summary "TCP $target open$route$timing." -Target $target
 }
 
 Function Test-HrwTls {
@@ -516,24 +522,89 @@ Function Get-HrwDnsFact {
     }
 }
 
-Function Get-HrwTcpFact {
-    param([string]$HostName, [int]$Port, [int]$TimeoutSeconds)
+Function ConvertTo-HrwProxy {
+    # 'http://user:pass@host:3128' -> @{ host; port; authorization (Basic credentials or $null) }; $null without a URL.
+    param([string]$Url)
+    if (-not $Url) {
+        return $null
+    }
+    $uri = $null
+    if (-not [Uri]::TryCreate($Url.Trim(), [UriKind]::Absolute, [ref]$uri) -or $uri.Scheme -ne 'http' -or -not $uri.Host) {
+        throw 'proxy_url must look like http://[user:password@]host:port'
+    }
+    $authorization = $null
+    if ($uri.UserInfo) {
+        $user, $password = $uri.UserInfo.Split(@(':'), 2)
+        $pair = '{0}:{1}' -f [Uri]::UnescapeDataString($user), [Uri]::UnescapeDataString([string]$password)
+        $authorization = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($pair))
+    }
+    $port = if ($uri.IsDefaultPort) { 80 } else { $uri.Port }
+    @{ host = $uri.Host; port = $port; authorization = $authorization }
+}
+
+Function Open-HrwConnection {
+    # A connected TcpClient to HostName:Port, directly or through an HTTP proxy tunnel (CONNECT). Throws on failure.
+    param([string]$HostName, [int]$Port, [int]$TimeoutSeconds, [System.Collections.IDictionary]$Proxy)
     $client = New-Object System.Net.Sockets.TcpClient
+    try {
+        $connectHost = if ($Proxy) { $Proxy.host } else { $HostName }
+        $connectPort = if ($Proxy) { $Proxy.port } else { $Port }
+        $task = $client.ConnectAsync($connectHost, $connectPort)
+        if (-not $task.Wait($TimeoutSeconds * 1000)) {
+            throw 'timed out'
+        }
+        $client.ReceiveTimeout = $TimeoutSeconds * 1000
+        $client.SendTimeout = $TimeoutSeconds * 1000
+        if ($Proxy) {
+            $stream = $client.GetStream()
+            $request = "CONNECT ${HostName}:$Port HTTP/1.1`r`nHost: ${HostName}:$Port`r`n"
+            if ($Proxy.authorization) {
+                $request += "Proxy-Authorization: Basic $($Proxy.authorization)`r`n"
+            }
+            $bytes = [System.Text.Encoding]::ASCII.GetBytes($request + "`r`n")
+            $stream.Write($bytes, 0, $bytes.Length)
+            # Byte by byte: nothing of the tunnelled stream may be consumed.
+            $header = New-Object System.Text.StringBuilder
+            while (-not $header.ToString().EndsWith("`r`n`r`n")) {
+                $next = $stream.ReadByte()
+                if ($next -lt 0 -or $header.Length -gt 16384) {
+                    throw 'the proxy closed the connection during CONNECT'
+                }
+                $null = $header.Append([char]$next)
+            }
+            $status = $header.ToString().Split([char[]]"`r`n")[0]
+            $fields = $status.Split(' ')
+            if ($fields.Count -lt 2 -or $fields[1] -ne '200') {
+                throw "the proxy answered `"$status`" to CONNECT ${HostName}:$Port"
+            }
+        }
+        $client
+    }
+    catch {
+        $client.Dispose()
+        throw
+    }
+}
+
+Function Get-HrwInnerMessage {
+    param([System.Exception]$Exception)
+    $inner = $Exception
+    while ($inner.InnerException) {
+        $inner = $inner.InnerException
+    }
+    $inner.Message
+}
+
+Function Get-HrwTcpFact {
+    param([string]$HostName, [int]$Port, [int]$TimeoutSeconds, [System.Collections.IDictionary]$Proxy)
     $watch = [System.Diagnostics.Stopwatch]::StartNew()
     try {
-        $task = $client.ConnectAsync($HostName, $Port)
-        if (-not $task.Wait($TimeoutSeconds * 1000)) {
-            return @{ elapsed_ms = $null; error = 'timed out' }
-        }
+        $client = Open-HrwConnection -HostName $HostName -Port $Port -TimeoutSeconds $TimeoutSeconds -Proxy $Proxy
+        $client.Dispose()
         return @{ elapsed_ms = [int]$watch.ElapsedMilliseconds; error = $null }
     }
     catch {
-        $inner = $_.Exception
-        while ($inner.InnerException) { $inner = $inner.InnerException }
-        return @{ elapsed_ms = $null; error = $inner.Message }
-    }
-    finally {
-        $client.Dispose()
+        return @{ elapsed_ms = $null; error = (Get-HrwInnerMessage -Exception $_.Exception) }
     }
 }
 
@@ -549,7 +620,7 @@ Function Get-HrwNamePart {
 
 Function Get-HrwTlsFact {
     # Handshake once, validating with the machine store and recording what validation said, then HEAD / for the Date header.
-    param([string]$HostName, [int]$Port, [int]$TimeoutSeconds, [bool]$WantDate)
+    param([string]$HostName, [int]$Port, [int]$TimeoutSeconds, [bool]$WantDate, [System.Collections.IDictionary]$Proxy)
     $facts = @{ verified = $false; handshake_error = $null; verify_code = $null; verify_message = $null; leaf_issuer = $null
         names = @(); server_time = $null; local_time = $null; date_error = $null
     }
@@ -565,15 +636,14 @@ Function Get-HrwTlsFact {
         $true
     }.GetNewClosure()
     $callback = [System.Net.Security.RemoteCertificateValidationCallback]$validate
-    $client = New-Object System.Net.Sockets.TcpClient
     try {
-        $task = $client.ConnectAsync($HostName, $Port)
-        if (-not $task.Wait($TimeoutSeconds * 1000)) {
-            $facts.handshake_error = 'cannot connect: timed out'
-            return $facts
-        }
-        $client.ReceiveTimeout = $TimeoutSeconds * 1000
-        $client.SendTimeout = $TimeoutSeconds * 1000
+        $client = Open-HrwConnection -HostName $HostName -Port $Port -TimeoutSeconds $TimeoutSeconds -Proxy $Proxy
+    }
+    catch {
+        $facts.handshake_error = 'cannot connect: {0}' -f (Get-HrwInnerMessage -Exception $_.Exception)
+        return $facts
+    }
+    try {
         $stream = New-Object System.Net.Security.SslStream($client.GetStream(), $false, $callback)
         $stream.AuthenticateAsClient($HostName, $null, [System.Security.Authentication.SslProtocols]::Tls12, $false)
         $leaf = New-Object System.Security.Cryptography.X509Certificates.X509Certificate2($stream.RemoteCertificate)
@@ -631,9 +701,7 @@ Function Get-HrwTlsFact {
         }
     }
     catch {
-        $inner = $_.Exception
-        while ($inner.InnerException) { $inner = $inner.InnerException }
-        $facts.handshake_error = $inner.Message
+        $facts.handshake_error = Get-HrwInnerMessage -Exception $_.Exception
     }
     finally {
         $client.Dispose()
@@ -851,7 +919,7 @@ $exports = @(
     'Test-HrwCpuCore', 'Test-HrwMemory', 'Test-HrwDiskSpace', 'Test-HrwOsSupported', 'Test-HrwDns', 'Test-HrwTcpConnect', 'Test-HrwTls',
     'Test-HrwClockSkew', 'Test-HrwProxy', 'Test-HrwWorkerService', 'Test-HrwExtensionInstall', 'Test-HrwExtensionSetting',
     'Test-HrwExtensionStatus', 'Test-HrwLogFolder', 'Test-HrwRuntimePowerShell', 'Test-HrwRuntimePython', 'Test-HrwRuntimePath',
-    'Test-HrwV1Remnant', 'Get-HrwDnsFact', 'Get-HrwTcpFact', 'Get-HrwTlsFact', 'Get-HrwExtensionState', 'Get-HrwServiceFact',
+    'Test-HrwV1Remnant', 'Get-HrwDnsFact', 'ConvertTo-HrwProxy', 'Open-HrwConnection', 'Get-HrwInnerMessage', 'Get-HrwTcpFact', 'Get-HrwTlsFact', 'Get-HrwExtensionState', 'Get-HrwServiceFact',
     'Get-HrwCommandVersion', 'ConvertTo-HrwPipName', 'Test-HrwSameVersion', 'Get-HrwPythonPlan', 'Get-HrwPowerShellPlan'
 )
 Export-ModuleMember -Function $exports

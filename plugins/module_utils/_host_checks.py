@@ -222,15 +222,21 @@ def check_dns(host, addresses, error=None):
     return result('dns', OK, '%s resolves to %s.' % (host, ', '.join(addresses)), target=host)
 
 
-def check_tcp_connect(host, port, error=None, elapsed_ms=None, proxy_configured=False):
+def check_tcp_connect(host, port, error=None, elapsed_ms=None, proxy_configured=False, via=None):
+    """``via``: the (redacted) proxy URL when the connection goes through a CONNECT tunnel."""
     target = '%s:%d' % (host, port)
+    route = ' through proxy %s' % via if via else ''
     if error:
-        hint = ' A proxy is configured on this host: the worker uses the extension setting Proxy_URL, this check connects directly.' \
+        if via:
+            return result('tcp_connect', FAIL, 'Cannot open TCP %s%s: %s.' % (target, route, error),
+                          'Check the proxy URL and credentials, and that the proxy allows CONNECT to *.azure-automation.net:%d.' % port,
+                          target=target)
+        hint = ' A proxy is configured on this host: the worker uses the extension setting Proxy_URL; pass proxy_url to test through it.' \
             if proxy_configured else ''
         return result('tcp_connect', FAIL, 'Cannot open TCP %s: %s.%s' % (target, error, hint),
                       'Allow outbound TCP %d to *.azure-automation.net (service tag GuestAndHybridManagement) '
                       'in host and network firewalls.' % port, target=target)
-    return result('tcp_connect', OK, 'TCP %s open%s.' % (target, '' if elapsed_ms is None else ' in %d ms' % elapsed_ms),
+    return result('tcp_connect', OK, 'TCP %s open%s%s.' % (target, route, '' if elapsed_ms is None else ' in %d ms' % elapsed_ms),
                   target=target)
 
 

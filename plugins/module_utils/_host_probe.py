@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import glob
 import json
 import os
@@ -21,6 +22,8 @@ import socket
 import ssl
 import time
 from email.utils import parsedate_to_datetime
+
+from ansible.module_utils.six.moves.urllib.parse import unquote, urlsplit
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._host_checks import parse_version
 
@@ -239,11 +242,53 @@ def resolve(host, port):
     return addresses, None
 
 
-def tcp_connect(host, port, timeout):
-    """(elapsed ms, error)."""
+class ProxyError(OSError):
+    """The HTTP proxy refused or failed the CONNECT."""
+
+
+def parse_proxy_url(url):
+    """'http://user:pass@host:3128' -> {'host', 'port', 'authorization'} (Basic credentials or None)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() != 'http' or not parts.hostname:
+        raise ValueError('proxy_url must look like http://[user:password@]host:port')
+    authorization = None
+    if parts.username is not None:
+        pair = '%s:%s' % (unquote(parts.username), unquote(parts.password or ''))
+        authorization = base64.b64encode(pair.encode('utf-8')).decode('ascii')
+    return {'host': parts.hostname, 'port': parts.port or 80, 'authorization': authorization}
+
+
+def open_connection(host, port, timeout, proxy=None):
+    """A connected socket to host:port, directly or through an HTTP proxy tunnel (CONNECT)."""
+    if not proxy:
+        return socket.create_connection((host, port), timeout=timeout)
+    sock = socket.create_connection((proxy['host'], proxy['port']), timeout=timeout)
+    try:
+        request = 'CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n' % (host, port, host, port)
+        if proxy.get('authorization'):
+            request += 'Proxy-Authorization: Basic %s\r\n' % proxy['authorization']
+        sock.sendall((request + '\r\n').encode('ascii'))
+        data = b''
+        while b'\r\n\r\n' not in data:
+            chunk = sock.recv(1)  # byte by byte: nothing of the tunnelled stream may be consumed
+            if not chunk or len(data) > 16384:
+                raise ProxyError('the proxy closed the connection during CONNECT')
+            data += chunk
+        status = data.split(b'\r\n', 1)[0].decode('iso-8859-1')
+        fields = status.split(' ', 2)
+        if len(fields) < 2 or fields[1] != '200':
+            raise ProxyError('the proxy answered "%s" to CONNECT %s:%d' % (status, host, port))
+    except Exception:
+        sock.close()
+        raise
+    return sock
+
+
+def tcp_connect(host, port, timeout, proxy=None):
+    """(elapsed ms, error); through ``proxy`` (parse_proxy_url) this opens the CONNECT tunnel."""
     started = time.monotonic()
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        sock = open_connection(host, port, timeout, proxy)
         sock.close()
     except (OSError, socket.timeout) as exc:
         return None, str(exc) or exc.__class__.__name__
@@ -285,17 +330,18 @@ def _chain_names(tls, der_leaf, verified):
     return _display(leaf['issuer']), names, len(chain)
 
 
-def probe_tls(host, port, timeout, want_date=True):
+def probe_tls(host, port, timeout, want_date=True, proxy=None):
     """TLS facts for _host_checks.check_tls plus the HTTP Date for check_clock_skew.
 
     First a verified handshake against the system trust store (OpenSSL default paths, so SSL_CERT_FILE applies);
     when verification fails, a second handshake without verification reads who issued the certificate.
+    With ``proxy`` (parse_proxy_url) both go through a CONNECT tunnel, where an explicit TLS-inspecting proxy shows itself.
     """
     facts = {'verified': False, 'handshake_error': None, 'verify_code': None, 'verify_message': None,
              'leaf_issuer': None, 'names': [], 'chain_length': 0, 'server_time': None, 'local_time': None, 'date_error': None}
     context = ssl.create_default_context()
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        sock = open_connection(host, port, timeout, proxy)
     except (OSError, socket.timeout) as exc:
         facts['handshake_error'] = 'cannot connect: %s' % (str(exc) or exc.__class__.__name__)
         return facts
@@ -311,7 +357,7 @@ def probe_tls(host, port, timeout, want_date=True):
             insecure = ssl.create_default_context()
             insecure.check_hostname = False
             insecure.verify_mode = ssl.CERT_NONE
-            sock = socket.create_connection((host, port), timeout=timeout)
+            sock = open_connection(host, port, timeout, proxy)
             tls = insecure.wrap_socket(sock, server_hostname=host)
         der = tls.getpeercert(binary_form=True)
         facts['leaf_issuer'], facts['names'], facts['chain_length'] = _chain_names(tls, der, facts['verified'])

@@ -18,6 +18,7 @@ $spec = @{
         skip_checks = @{ type = 'list'; elements = 'str'; default = @(); choices = $checkIds }
         fail_on = @{ type = 'str'; default = 'fail'; choices = @('fail', 'warn', 'never') }
         timeout = @{ type = 'int'; default = 5 }
+        proxy_url = @{ type = 'str'; no_log = $true }
         min_cpu_cores = @{ type = 'int'; default = 2 }
         min_memory_mb = @{ type = 'int'; default = 4096 }
         min_disk_free_mb = @{ type = 'int'; default = 1024 }
@@ -100,6 +101,8 @@ try {
     Get-ChildItem -Path Env: | ForEach-Object { $processEnv[$_.Name] = $_.Value }
     $machineEnv = [Environment]::GetEnvironmentVariables('Machine')
     $proxyConfigured = [bool](@($processEnv.Keys) + @($machineEnv.Keys) | Where-Object { @('https_proxy', 'http_proxy') -contains ([string]$_).ToLowerInvariant() })
+    $proxy = ConvertTo-HrwProxy -Url $p.proxy_url
+    $via = if ($proxy) { ConvertTo-HrwRedactedUrl -Value $p.proxy_url } else { $null }
     $index = 0
     foreach ($target in $targets) {
         if ($selected -contains 'dns') {
@@ -108,9 +111,10 @@ try {
         }
         $tcpError = $null
         if ($selected -contains 'tcp_connect') {
-            $tcp = Get-HrwTcpFact -HostName $target.host -Port $target.port -TimeoutSeconds $p.timeout
+            $tcp = Get-HrwTcpFact -HostName $target.host -Port $target.port -TimeoutSeconds $p.timeout -Proxy $proxy
             $tcpError = $tcp.error
-            $results.Add((Test-HrwTcpConnect -HostName $target.host -Port $target.port -ErrorText $tcp.error -ElapsedMs $tcp.elapsed_ms -ProxyConfigured $proxyConfigured))
+            $results.Add((Test-HrwTcpConnect -HostName $target.host -Port $target.port -ErrorText $tcp.error -ElapsedMs $tcp.elapsed_ms `
+                        -ProxyConfigured $proxyConfigured -Via $via))
         }
         $wantClock = ($index -eq 0) -and [bool]$url -and ($selected -contains 'clock_skew')
         $index++
@@ -121,7 +125,7 @@ try {
             $facts = @{ handshake_error = 'not tried: TCP connection failed' }
         }
         else {
-            $facts = Get-HrwTlsFact -HostName $target.host -Port $target.port -TimeoutSeconds $p.timeout -WantDate $wantClock
+            $facts = Get-HrwTlsFact -HostName $target.host -Port $target.port -TimeoutSeconds $p.timeout -WantDate $wantClock -Proxy $proxy
         }
         if ($selected -contains 'tls') {
             $results.Add((Test-HrwTls -HostName $target.host -Port $target.port -Facts $facts -ExpectedIssuers $p.expected_issuers))

@@ -23,7 +23,8 @@ description:
   - C(os_supported) - x64 and a distribution/version from the documented list (Debian 8-12, Ubuntu 18.04/20.04/22.04, RHEL 7/8,
     Oracle Linux 7/8, SLES 15; Windows Server 2012 or later, Windows 10/11). Fail on non-x64, warn on an unlisted OS.
   - C(dns) - each endpoint (the worker endpoint from O(automation_account_url) and every O(extra_endpoints)) resolves. Fail otherwise.
-  - C(tcp_connect) - a direct TCP connection to each endpoint on the URL's port (default 443) opens within O(timeout). Fail otherwise.
+  - C(tcp_connect) - a TCP connection to each endpoint on the URL's port (default 443) opens within O(timeout), directly or, with
+    O(proxy_url), as a CONNECT tunnel through the proxy. Fail otherwise.
   - C(tls) - the endpoint's certificate validates against the system trust store and chains to one of O(expected_issuers).
     Valid but from another issuer is a C(warn) named B(TLS interception). Not valid is a C(fail); the summary says whether it looks
     like a TLS-intercepting proxy (untrusted or self-signed chain, or host name mismatch, from an unexpected issuer) or not.
@@ -110,6 +111,13 @@ options:
     description: Seconds for each DNS-independent network step (TCP connect, TLS handshake, HTTP response).
     type: int
     default: 5
+  proxy_url:
+    description:
+      - HTTP proxy that C(tcp_connect), C(tls) and C(clock_skew) go through (a CONNECT tunnel), in the form of the extension's
+        C(Proxy_URL) setting, C(http://[user:password@]host:port). An explicit TLS-inspecting proxy then shows in C(tls).
+      - Without it those checks connect directly. The password is masked in all output; summaries show the URL without credentials
+        (the Windows implementation masks the whole value).
+    type: str
   min_cpu_cores:
     description: Minimum CPU cores; the documented prerequisite is 2.
     type: int
@@ -130,7 +138,7 @@ options:
       - Defaults to C(/var) on Linux (extension, logs, state) and to the system drive on Windows.
     type: path
 notes:
-  - Connections go directly from the host, not through a proxy; the C(proxy) check reports the proxy settings.
+  - Connections go directly from the host unless O(proxy_url) is given; the C(proxy) check reports the proxy settings it finds.
   - The system trust store is OpenSSL's default (on Linux C(SSL_CERT_FILE)/C(SSL_CERT_DIR) apply), the Windows certificate store on Windows.
   - Linux paths read are C(/var/lib/waagent/Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux-<version>/) (install,
     C(status/*.status)), C(config/*.settings) there or under C(/var/lib/waagent/Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux/),
@@ -166,9 +174,10 @@ EXAMPLES = r"""
     fail_on: never
   register: precheck
 
-- name: Fail on warnings too, behind a proxy that re-signs TLS with the corporate CA
+- name: Fail on warnings too, through the proxy that re-signs TLS with the corporate CA
   azure_automation.hybrid_worker.hrw_health:
     fail_on: warn
+    proxy_url: "{{ hrw_proxy_url }}"
     expected_issuers:
       - DigiCert Global Root G2
       - Microsoft Corporation
@@ -350,14 +359,16 @@ class HealthRunner(object):
         proxy_configured = any(k.lower() in ('https_proxy', 'http_proxy') and v
                                for k, v in list(os.environ.items()) + list(environment.items()))
         timeout = self.params['timeout']
+        proxy = probe.parse_proxy_url(self.params['proxy_url']) if self.params['proxy_url'] else None
+        via = checks.redact_url(self.params['proxy_url']) if proxy else None
         for index, (host, port) in enumerate(targets):
             if self.wants('dns'):
                 addresses, error = probe.resolve(host, port)
                 self.add(checks.check_dns(host, addresses, error))
             tcp_error = None
             if self.wants('tcp_connect'):
-                elapsed, tcp_error = probe.tcp_connect(host, port, timeout)
-                self.add(checks.check_tcp_connect(host, port, tcp_error, elapsed, proxy_configured))
+                elapsed, tcp_error = probe.tcp_connect(host, port, timeout, proxy)
+                self.add(checks.check_tcp_connect(host, port, tcp_error, elapsed, proxy_configured, via))
             primary = index == 0 and bool(self.url)
             want_clock = primary and self.wants('clock_skew')
             if not (self.wants('tls') or want_clock):
@@ -365,7 +376,7 @@ class HealthRunner(object):
             if tcp_error:
                 facts = {'handshake_error': 'not tried: TCP connection failed'}
             else:
-                facts = probe.probe_tls(host, port, timeout, want_date=want_clock)
+                facts = probe.probe_tls(host, port, timeout, want_date=want_clock, proxy=proxy)
             if self.wants('tls'):
                 self.add(checks.check_tls(host, port, facts, self.params['expected_issuers']))
             if want_clock:
@@ -421,12 +432,17 @@ def main():
         skip_checks=dict(type='list', elements='str', default=[], choices=list(checks.CHECK_IDS)),
         fail_on=dict(type='str', default='fail', choices=['fail', 'warn', 'never']),
         timeout=dict(type='int', default=5),
+        proxy_url=dict(type='str', no_log=False),
         min_cpu_cores=dict(type='int', default=checks.MIN_CPU_CORES),
         min_memory_mb=dict(type='int', default=checks.MIN_MEMORY_MB),
         min_disk_free_mb=dict(type='int', default=checks.MIN_DISK_FREE_MB),
         disk_path=dict(type='path'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if module.params['proxy_url']:
+        secret = urlsplit(module.params['proxy_url']).password
+        if secret:
+            module.no_log_values.add(secret)  # only the password is secret; host and port stay readable
     try:
         runner = HealthRunner(module)
         results = runner.run()

@@ -109,6 +109,13 @@ def test_tcp_connect_mentions_proxy_when_configured():
     assert 'Proxy_URL' not in hc.check_tcp_connect('h', 443, 'timed out')['summary']
 
 
+def test_tcp_connect_through_proxy():
+    item = hc.check_tcp_connect('h', 443, None, 5, via='http://***@proxy:3128')
+    assert item['status'] == 'ok' and 'through proxy http://***@proxy:3128' in item['summary']
+    failed = hc.check_tcp_connect('h', 443, 'the proxy answered "HTTP/1.1 407"', via='http://proxy:3128')
+    assert failed['status'] == 'fail' and 'CONNECT' in failed['remediation']
+
+
 def test_tls_ok_when_verified_and_expected_issuer():
     facts = {'verified': True, 'leaf_issuer': 'CN=Microsoft Azure RSA TLS Issuing CA 03, O=Microsoft Corporation',
              'names': ['Microsoft Azure RSA TLS Issuing CA 03', 'Microsoft Corporation']}

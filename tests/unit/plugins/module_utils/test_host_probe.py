@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import datetime
 import json
 import os
@@ -206,3 +207,94 @@ def test_read_text_missing(tmp_path):
     assert probe.read_text(str(tmp_path / 'x')) is None
     os.mkdir(str(tmp_path / 'd'))
     assert probe.read_text(str(tmp_path / 'd')) is None
+
+
+# ---------------------------------------------------------------------------------------------------- proxy tunnel
+
+class _ConnectProxy(object):
+    """A tiny HTTP CONNECT proxy on 127.0.0.1 that demands Basic credentials and counts tunnels."""
+
+    def __init__(self, credentials):
+        self.expected = 'Basic ' + base64.b64encode(credentials.encode()).decode() if credentials else None
+        self.tunnels = 0
+        self.server = socket.socket()
+        self.server.bind(('127.0.0.1', 0))
+        self.server.listen(5)
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                client, _addr = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client):
+        data = b''
+        while b'\r\n\r\n' not in data:
+            chunk = client.recv(1024)
+            if not chunk:
+                client.close()
+                return
+            data += chunk
+        lines = data.decode('latin-1').split('\r\n')
+        target = lines[0].split()[1]
+        auth = [v.split(':', 1)[1].strip() for v in lines[1:] if v.lower().startswith('proxy-authorization:')]
+        if self.expected and auth != [self.expected]:
+            client.sendall(b'HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n')
+            client.close()
+            return
+        host, port = target.rsplit(':', 1)
+        upstream = socket.create_connection((host, int(port)))
+        self.tunnels += 1
+        client.sendall(b'HTTP/1.1 200 Connection established\r\n\r\n')
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink):
+        try:
+            while True:
+                chunk = source.recv(65536)
+                if not chunk:
+                    break
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.server.close()
+
+
+def test_parse_proxy_url():
+    assert probe.parse_proxy_url('http://proxy:3128') == {'host': 'proxy', 'port': 3128, 'authorization': None}
+    parsed = probe.parse_proxy_url('http://al%40ice:p%3Ass@10.0.0.1')
+    assert parsed['port'] == 80 and base64.b64decode(parsed['authorization']) == b'al@ice:p:ss'
+    with pytest.raises(ValueError):
+        probe.parse_proxy_url('https://proxy:3128')
+
+
+def test_tls_through_an_authenticating_proxy(tls_server, monkeypatch):
+    monkeypatch.setenv('SSL_CERT_FILE', tls_server['ca'])
+    proxy = _ConnectProxy('bob:hunter2')
+    try:
+        good = probe.parse_proxy_url('http://bob:hunter2@127.0.0.1:%d' % proxy.port)
+        elapsed, error = probe.tcp_connect('127.0.0.1', tls_server['port'], 5, good)
+        assert error is None and proxy.tunnels == 1
+        facts = probe.probe_tls('127.0.0.1', tls_server['port'], 5, proxy=good)
+        assert facts['verified'] is True and facts['server_time'] is not None and proxy.tunnels == 2
+        bad = probe.parse_proxy_url('http://bob:wrong@127.0.0.1:%d' % proxy.port)
+        elapsed, error = probe.tcp_connect('127.0.0.1', tls_server['port'], 5, bad)
+        assert elapsed is None and '407' in error
+        facts = probe.probe_tls('127.0.0.1', tls_server['port'], 5, proxy=bad)
+        assert '407' in facts['handshake_error']
+    finally:
+        proxy.close()

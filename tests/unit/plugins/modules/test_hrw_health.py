@@ -156,3 +156,25 @@ def test_posix_host_runs_the_python_implementation(tmp_path):
     result = json.loads(text[text.index('{'):])
     assert result['checks'][0]['id'] == 'cpu_cores' and result['checks'][0]['status'] == 'ok'
     assert result['changed'] is False
+
+
+def test_proxy_url_password_never_in_output(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(probe, 'WAAGENT_DIR', str(tmp_path))
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    rc, result = run_module(hrw_health.main, capsys, {
+        'checks': ['tcp_connect', 'tls'], 'automation_account_url': URL, 'fail_on': 'never', 'timeout': 2,
+        'proxy_url': 'http://bob:s3cr3t-pw@127.0.0.1:%d' % port})
+    assert rc == 0
+    tcp = by_id(result)['tcp_connect']
+    assert tcp['status'] == 'fail' and 'through proxy http://***@127.0.0.1:%d' % port in tcp['summary']
+    assert 's3cr3t-pw' not in json.dumps(result)
+
+
+def test_bad_proxy_url_fails_without_echoing_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(probe, 'WAAGENT_DIR', str(tmp_path))
+    rc, result = run_module(hrw_health.main, capsys, {'checks': ['tcp_connect'], 'automation_account_url': URL,
+                                                      'proxy_url': 'socks5://bob:s3cr3t-pw@proxy:1080'})
+    assert rc == 1 and 'proxy_url must look like' in result['msg'] and 's3cr3t-pw' not in json.dumps(result)
