@@ -27,6 +27,8 @@ def call(emu, method, path, query, body):
         return 200, {}
     if route == ("GET", "config"):
         return 200, emu.ready_info(emu.ca_bundle)
+    if route == ("GET", "stats"):
+        return 200, dict(emu.stats)
     if route == ("GET", "response-errors"):
         return 200, list(emu.response_errors)
     if route == ("GET", "state"):

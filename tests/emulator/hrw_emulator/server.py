@@ -69,6 +69,7 @@ class Emulator:
         self.simulate_vm_workers = simulate_vm_workers
         self.validate_responses = validate_responses
         self.response_errors = []  # (method, path, status, errors) found by validation
+        self.stats = {"connections": 0, "requests": 0}
         self.port = port
         self.httpd = None
         self._stop = threading.Event()
@@ -224,6 +225,7 @@ class Handler(BaseHTTPRequestHandler):
             self.request.close()
             raise
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.emulator.stats["connections"] += 1
         super().setup()
 
     def log_message(self, *args):  # quiet; the request log is the record
@@ -256,6 +258,7 @@ class Handler(BaseHTTPRequestHandler):
     # ---- plumbing -----------------------------------------------------------------------------------
     def _serve(self, method):
         emu = self.server.emulator
+        emu.stats["requests"] += 1
         started = time.perf_counter()
         split = urllib.parse.urlsplit(self.path)
         path = urllib.parse.unquote(split.path)

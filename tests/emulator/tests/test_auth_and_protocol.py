@@ -144,3 +144,13 @@ def test_latency_setting_delays_arm_only(emu):
     started = time.perf_counter()
     emu.call("GET", emu["metadata_url"])
     assert time.perf_counter() - started < 0.15
+
+
+def test_sdk_reuses_keep_alive_connections(emu, automation):
+    automation.automation_account.get(emu["resource_group"], emu["automation_account"])
+    before = emu.admin("GET", "stats")
+    for _ in range(10):
+        automation.automation_account.get(emu["resource_group"], emu["automation_account"])
+    after = emu.admin("GET", "stats")
+    assert after["requests"] - before["requests"] >= 11  # 10 GETs + one stats call
+    assert after["connections"] - before["connections"] <= 2  # the stats call's own connection, at most one more
