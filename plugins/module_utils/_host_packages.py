@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import json
 import os
 import re
@@ -186,7 +187,6 @@ def ps_quote(value):
 def pwsh_list_script(names):
     """Script printing JSON [{Name, Version, ModuleBase}] of the modules visible to all users (CurrentUser scope, under $HOME, excluded)."""
     return (
-        "$ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue'\n"
         "$found = @(Get-Module -ListAvailable -Name @(%s) | Where-Object { -not $_.ModuleBase.StartsWith($HOME) } |\n"
         "    ForEach-Object { [pscustomobject]@{ Name = $_.Name; Version = $_.Version.ToString(); ModuleBase = $_.ModuleBase } })\n"
         "ConvertTo-Json -InputObject $found -Compress -Depth 2\n" % ', '.join(ps_quote(n) for n in names))
@@ -205,6 +205,20 @@ def pwsh_change_script(item, repository):
     version = '' if new == 'latest' else ' -RequiredVersion %s' % ps_quote(new)
     return ("Install-Module -Name %s%s -Repository %s -Scope AllUsers -Force -AllowClobber -AcceptLicense "
             "-SkipPublisherCheck -ErrorAction Stop" % (name, version, ps_quote(repository)))
+
+
+PWSH_PREAMBLE = "$ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue'\n"
+
+
+def pwsh_argv(pwsh, script):
+    """pwsh command line running ``script`` as -EncodedCommand (UTF-16LE base64): no quoting or stdin parsing issues."""
+    encoded = base64.b64encode((PWSH_PREAMBLE + script).encode('utf-16-le')).decode('ascii')
+    return [pwsh, '-NoLogo', '-NoProfile', '-NonInteractive', '-EncodedCommand', encoded]
+
+
+def decode_pwsh_argv(argv):
+    """The script of a pwsh_argv command line (for tests and debugging)."""
+    return base64.b64decode(argv[-1]).decode('utf-16-le')
 
 
 def parse_pwsh_list(text):

@@ -270,8 +270,7 @@ class PowerShellModules(object):
         self.pwsh = pwsh
 
     def run(self, script, action):
-        rc, out, err = self.module.run_command([self.pwsh, '-NoLogo', '-NoProfile', '-NonInteractive', '-Command', '-'],
-                                               data=script, binary_data=True)
+        rc, out, err = self.module.run_command(pk.pwsh_argv(self.pwsh, script))
         if rc != 0:
             raise ModulesError('Failed to %s: %s' % (action, (err or out).strip()[-2000:]))
         return out

@@ -107,6 +107,13 @@ def test_pwsh_change_scripts():
     assert '-AllVersions' in pk.pwsh_change_script(every, 'PSGallery')
 
 
+def test_pwsh_argv_round_trip():
+    argv = pk.pwsh_argv('/usr/bin/pwsh', "Get-Module -ListAvailable -Name 'It''s'")
+    assert argv[:5] == ['/usr/bin/pwsh', '-NoLogo', '-NoProfile', '-NonInteractive', '-EncodedCommand']
+    script = pk.decode_pwsh_argv(argv)
+    assert script.startswith("$ErrorActionPreference = 'Stop'") and script.endswith("'It''s'")
+
+
 def test_parse_pwsh_list():
     single = json.dumps({'Name': 'Pester', 'Version': '5.5.0', 'ModuleBase': '/usr/local/share/powershell/Modules/Pester/5.5.0'})
     assert pk.parse_pwsh_list(single) == {'pester': ['5.5.0']}

@@ -15,6 +15,7 @@ import pytest
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_packages as pk
 from ansible_collections.azure_automation.hybrid_worker.plugins.modules import hrw_modules
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,7 +36,10 @@ class FakeHost(object):
     def run_command(self, module, args, data=None, **kwargs):
         self.calls.append((list(args), data))
         if args[0].endswith('pwsh'):
-            return self._pwsh(data)
+            assert args[1:5] == ['-NoLogo', '-NoProfile', '-NonInteractive', '-EncodedCommand']
+            script = pk.decode_pwsh_argv(args)
+            self.calls[-1] = (list(args), script)
+            return self._pwsh(script)
         if args[1:3] == ['-m', 'pip']:
             return self._pip(args[3:])
         if args[1] == '-c':
@@ -63,7 +67,7 @@ class FakeHost(object):
             items = [{'Name': n, 'Version': v, 'ModuleBase': '/usr/local/share/powershell/Modules/%s/%s' % (n, v)}
                      for n, vs in self.modules.items() for v in vs]
             return 0, json.dumps(items), ''
-        for line in script.splitlines():
+        for line in script.splitlines()[1:]:  # after the preamble
             words = line.split()
             name = words[words.index('-Name') + 1].strip("'")
             version = words[words.index('-RequiredVersion') + 1].strip("'") if '-RequiredVersion' in words else None
