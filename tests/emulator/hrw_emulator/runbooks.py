@@ -9,6 +9,9 @@ from .store import utc_now
 RUNBOOK_TYPE = "Microsoft.Automation/AutomationAccounts/Runbooks"
 JOB_TYPE = "Microsoft.Automation/AutomationAccounts/Jobs"
 TERMINAL = {"Completed", "Failed", "Stopped", "Suspended"}
+# Default (system) runtime environment of each runbook type when the request names none.
+RUNTIMES = {"powershell": "PowerShell-5.1", "powershell72": "PowerShell-7.2", "python3": "Python-3.8",
+            "python2": "Python-2.7", "python": "Python-3.10"}
 
 
 def _runbook_id(req):
@@ -53,17 +56,22 @@ def runbook_put(req):
         if "tags" in payload:
             record["body"]["tags"] = payload["tags"] or {}
         record["body"]["properties"]["lastModifiedTime"] = now
+        record["body"]["etag"] = f'"{uuid.uuid4()}"'
         touch(record["body"])
         req.store.dirty = True
         return 200, req.store.body(record)
-    body = {"id": rid, "name": req.params["runbookName"], "type": RUNBOOK_TYPE,
+    body = {"id": rid, "name": req.params["runbookName"], "type": RUNBOOK_TYPE, "etag": f'"{uuid.uuid4()}"',
             "location": payload.get("location") or acct["body"]["location"], "tags": payload.get("tags") or {},
             "properties": {"runbookType": props["runbookType"], "state": "New", "logVerbose": bool(props.get("logVerbose")),
                            "logProgress": bool(props.get("logProgress")), "logActivityTrace": props.get("logActivityTrace", 0),
                            "description": props.get("description", ""),
                            "creationTime": existing["body"]["properties"]["creationTime"] if existing else now,
-                           "lastModifiedTime": now, "provisioningState": "Succeeded",
+                           "lastModifiedTime": now, "lastModifiedBy": "hrw-emulator", "provisioningState": "Succeeded",
+                           "parameters": {}, "outputTypes": [], "jobCount": 0,
                            "draft": {"inEdit": False, "creationTime": now, "lastModifiedTime": now}}}
+    runtime = props.get("runtimeEnvironment") or RUNTIMES.get(str(props["runbookType"]).lower())
+    if runtime:
+        body["properties"]["runtimeEnvironment"] = runtime
     if props.get("publishContentLink"):
         body["properties"]["publishContentLink"] = props["publishContentLink"]
     touch(body)
@@ -180,6 +188,9 @@ def job_create(req):
                            "startedBy": "hrw-emulator", "runOn": run_on, "provisioningState": "Processing",
                            "creationTime": now, "lastModifiedTime": now, "lastStatusModifiedTime": now,
                            "status": "New", "statusDetails": "None", "parameters": props.get("parameters") or {}}}
+    runtime = runbook["body"]["properties"].get("runtimeEnvironment")
+    if runtime:
+        body["properties"]["jobRuntimeEnvironment"] = {"runtimeEnvironmentName": runtime}
     record = req.store.put(rid, "job", body, {"output": "", "runbook": runbook["body"]["id"]})
     if not run_on:
         set_status(record, "Suspended", "NoSandbox", "The emulator has no Azure sandbox: set runOn to a hybrid worker group.")

@@ -207,7 +207,8 @@ class Emulator:
 def _json_or_text(raw, content_type):
     if not raw:
         return None
-    if "json" in (content_type or "") or raw[:1] in (b"{", b"["):
+    content_type = (content_type or "").lower()
+    if "json" in content_type or (not content_type.startswith("text/") and raw.lstrip()[:1] in (b"{", b"[")):
         return json.loads(raw)
     return raw.decode("utf-8", "replace")
 

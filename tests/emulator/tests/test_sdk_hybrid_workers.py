@@ -150,3 +150,29 @@ def test_account_url_keys_and_registration(emu, automation):
     new = automation.automation_account.create_or_update(rg, "second", {"location": "westeurope", "properties": {"sku": {"name": "Basic"}}})
     assert new.automation_hybrid_service_url != account.automation_hybrid_service_url
     assert {a.name for a in automation.automation_account.list_by_resource_group(rg)} == {aa, "second"}
+
+
+def test_concurrent_puts_are_consistent(emu):
+    """16 threads race to register the same 8 VMs under fresh ids: exactly one record per VM survives."""
+    import threading
+    from collections import Counter
+    token = emu.token()
+    emu.arm("PUT", f"{emu.account_path}/hybridRunbookWorkerGroups/race", {}, token=token)
+    statuses = Counter()
+    lock = threading.Lock()
+
+    def register(index):
+        vm = emu.vm_id(f"race{index % 8}")
+        status, _, _ = emu.arm("PUT", f"{emu.account_path}/hybridRunbookWorkerGroups/race/hybridRunbookWorkers/{uuid.uuid4()}",
+                               {"properties": {"vmResourceId": vm}}, token=token)
+        with lock:
+            statuses[status] += 1
+
+    threads = [threading.Thread(target=register, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == Counter({201: 8, 400: 8})
+    _, _, body = emu.arm("GET", f"{emu.account_path}/hybridRunbookWorkerGroups/race/hybridRunbookWorkers", token=token)
+    assert sorted(w["properties"]["workerName"] for w in body["value"]) == [f"race{i}" for i in range(8)]
