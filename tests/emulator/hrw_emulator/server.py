@@ -309,7 +309,7 @@ class Handler(BaseHTTPRequestHandler):
             tenant = emu.store.config["tenant_id"]
             headers.setdefault("WWW-Authenticate",
                                f'Bearer authorization_uri="{emu.arm_endpoint}/{tenant}", error="invalid_token", '
-                               f'error_description="{(body or {}).get("error", {}).get("message", "")}"')
+                               f'error_description="{str((body or {}).get("error", {}).get("message", "")).replace(chr(34), chr(39))}"')
         payload, content_type = self._encode(body)
         self._send(method, status, headers, payload, content_type)
         if area != "admin":

@@ -1,0 +1,7 @@
+"""``python -m hrw_emulator serve …`` (same as the ``hrw-emulator`` console script)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
