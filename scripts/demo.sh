@@ -21,10 +21,11 @@ fi
 bash scripts/setup.sh --only main
 export PATH="$ROOT/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/.build"
+export ANSIBLE_DISPLAY_SKIPPED_HOSTS=false
 
 tests/lab/emulator.sh start
 # shellcheck source=/dev/null
-. <(python3 tests/tools/emulator_env.py .lab/emulator.json .lab/ca-bundle.pem)
+. <(python3 tests/tools/emulator_env.py "$ROOT/.lab/emulator.json" "$ROOT/.lab/ca-bundle.pem")
 tests/lab/lab.sh up 3 --emulator-json .lab/emulator.json
 
 echo "demo: running azure_automation.hybrid_worker.deploy_hrw against the emulator (${HRW_ARM_ENDPOINT})"
