@@ -301,7 +301,8 @@ Function Test-HrwClockSkew {
 }
 
 Function Test-HrwProxy {
-    # $ProcessEnv / $MachineEnv: dictionaries of variables; only *_proxy keys are used. $ExtensionHasProxy: $true/$false/$null.
+    # $ProcessEnv / $MachineEnv: dictionaries of variables; only *_proxy keys are used.
+    # $ExtensionHasProxy: the extension settings carry ProxySettings ($true/$false), $null when no settings were found.
     param([System.Collections.IDictionary]$ProcessEnv, [System.Collections.IDictionary]$MachineEnv, $ExtensionHasProxy)
     $pick = {
         param($values)
@@ -326,8 +327,9 @@ Function Test-HrwProxy {
     foreach ($k in $envProxy.Keys) { $details.environment[$k] = ConvertTo-HrwRedactedUrl -Value $envProxy[$k] }
     foreach ($k in $machineProxy.Keys) { $details.machine_environment[$k] = ConvertTo-HrwRedactedUrl -Value $machineProxy[$k] }
     $configured = $envProxy.Contains('https_proxy') -or $envProxy.Contains('http_proxy') -or $machineProxy.Contains('https_proxy') -or $machineProxy.Contains('http_proxy')
+    $extension = if ($ExtensionHasProxy -eq $true) { ' The extension has ProxySettings.' } else { '' }
     if (-not $configured) {
-        return New-HrwCheckResult -Id proxy -Status ok -Summary 'No proxy configured on this host.' -Details $details
+        return New-HrwCheckResult -Id proxy -Status ok -Summary "No proxy configured on this host.$extension" -Details $details
     }
     if ($ExtensionHasProxy -eq $false) {
         return New-HrwCheckResult -Id proxy -Status warn -Details $details `
@@ -338,7 +340,7 @@ Function Test-HrwProxy {
         return New-HrwCheckResult -Id proxy -Status warn -Details $details -Summary "https_proxy differs between the environment and the machine environment ($($shown -join '; '))." `
             -Remediation 'Use one proxy setting; services read the machine environment.'
     }
-    New-HrwCheckResult -Id proxy -Status ok -Summary "Proxy configured: $($shown -join '; ')." -Details $details
+    New-HrwCheckResult -Id proxy -Status ok -Summary "Proxy configured: $($shown -join '; ').$extension" -Details $details
 }
 
 Function Test-HrwWorkerService {

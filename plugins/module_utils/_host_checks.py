@@ -295,12 +295,13 @@ def check_clock_skew(host, skew_seconds, error=None):
     return result('clock_skew', FAIL, text, remedy, target=host)
 
 
-def check_proxy(process_env, environment_file, extension_has_protected_settings):
+def check_proxy(process_env, environment_file, extension_proxy_url):
     """Report proxy settings without secrets.
 
     ``process_env``/``environment_file``: dicts of variables; only *_proxy keys are looked at.
-    ``extension_has_protected_settings``: True/False/None (None: no settings found). The Linux worker takes its proxy from the
-    extension protected setting Proxy_URL, which is encrypted on disk, so only its presence can be seen.
+    ``extension_proxy_url``: whether the extension's protected settings carry Proxy_URL: True, False (none, or readable
+    settings without it), None (encrypted settings: cannot tell) or 'unknown' (no extension settings found). The Linux worker
+    takes its proxy from that setting, not from the environment.
     """
     def proxies(values):
         return dict((k.lower(), v) for k, v in (values or {}).items() if k.lower() in ('http_proxy', 'https_proxy', 'no_proxy') and v)
@@ -313,19 +314,20 @@ def check_proxy(process_env, environment_file, extension_has_protected_settings)
             shown.append('%s %s=%s' % (label, key, redact_url(values[key])))
     details = {'environment': dict((k, redact_url(v)) for k, v in env.items()),
                'etc_environment': dict((k, redact_url(v)) for k, v in etc.items()),
-               'extension_protected_settings': extension_has_protected_settings}
+               'extension_proxy_url': extension_proxy_url}
+    extension = {True: ' The extension has a Proxy_URL.', False: '',
+                 None: ' The extension has encrypted protected settings (Proxy_URL may be among them).'}.get(extension_proxy_url, '')
     configured = bool(env.get('https_proxy') or env.get('http_proxy') or etc.get('https_proxy') or etc.get('http_proxy'))
     if not configured:
-        return result('proxy', OK, 'No proxy configured on this host.', details=details)
-    if extension_has_protected_settings is False:
-        return result('proxy', WARN, 'A proxy is configured (%s) but the extension has no protected settings, so no Proxy_URL.'
-                      % '; '.join(shown),
+        return result('proxy', OK, 'No proxy configured on this host.' + extension, details=details)
+    if extension_proxy_url is False:
+        return result('proxy', WARN, 'A proxy is configured (%s) but the extension has no Proxy_URL.' % '; '.join(shown),
                       'If the host needs the proxy to reach Azure, set protectedSettings {"Proxy_URL": "http://user:pass@host:port"} '
                       'on the HybridWorkerExtension.', details=details)
     if env.get('https_proxy') and etc.get('https_proxy') and env['https_proxy'] != etc['https_proxy']:
         return result('proxy', WARN, 'https_proxy differs between the environment and /etc/environment (%s).' % '; '.join(shown),
                       'Use one proxy setting; services read /etc/environment.', details=details)
-    return result('proxy', OK, 'Proxy configured: %s.' % '; '.join(shown), details=details)
+    return result('proxy', OK, 'Proxy configured: %s.%s' % ('; '.join(shown), extension), details=details)
 
 
 # ---------------------------------------------------------------------------------------------------- worker state

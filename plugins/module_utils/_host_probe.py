@@ -128,13 +128,17 @@ def _newest_numbered(paths):
 
 
 def extension_settings():
-    """{'path', 'url', 'has_protected'} of the newest settings file, or None."""
+    """{'path', 'url', 'has_protected', 'proxy_url_set', 'error'} of the newest settings file, or None.
+
+    ``proxy_url_set``: True/False when the protected settings are readable (a JSON object), None when they are encrypted
+    (the real extension handler stores them as a base64 PKCS#7 blob), False when there are none. The value is never read out.
+    """
     candidates = glob.glob(os.path.join(WAAGENT_DIR, EXTENSION_NAME, '**', '*.settings'), recursive=True)
     candidates += glob.glob(os.path.join(WAAGENT_DIR, EXTENSION_NAME + '-*', 'config', '*.settings'))
     path = _newest_numbered(candidates)
     if not path:
         return None
-    facts = {'path': path, 'url': None, 'has_protected': False, 'error': None}
+    facts = {'path': path, 'url': None, 'has_protected': False, 'proxy_url_set': False, 'error': None}
     try:
         data = json.loads(read_text(path) or '')
         handler = (data.get('runtimeSettings') or [{}])[0].get('handlerSettings') or {}
@@ -142,7 +146,12 @@ def extension_settings():
         if isinstance(public, str):
             public = json.loads(public)
         facts['url'] = public.get('AutomationAccountURL')
-        facts['has_protected'] = bool(handler.get('protectedSettings'))
+        protected = handler.get('protectedSettings')
+        facts['has_protected'] = bool(protected)
+        if isinstance(protected, dict):
+            facts['proxy_url_set'] = bool(protected.get('Proxy_URL'))
+        elif protected:
+            facts['proxy_url_set'] = None
     except (ValueError, AttributeError, IndexError, TypeError) as exc:
         facts['error'] = 'unreadable settings file %s: %s' % (path, exc)
     return facts

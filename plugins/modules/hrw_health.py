@@ -29,9 +29,9 @@ description:
     Valid but from another issuer is a C(warn) named B(TLS interception). Not valid is a C(fail); the summary says whether it looks
     like a TLS-intercepting proxy (untrusted or self-signed chain, or host name mismatch, from an unexpected issuer) or not.
   - C(clock_skew) - local clock against the HTTP C(Date) header of the worker endpoint. Warn beyond 60 s, fail beyond 300 s.
-  - C(proxy) - proxy variables in the environment and in C(/etc/environment) (shown without credentials), and whether the extension
-    has protected settings (where C(Proxy_URL) lives; encrypted, so only its presence is reported). Warn on a host proxy without
-    extension protected settings, or when the two C(https_proxy) values differ.
+  - C(proxy) - proxy variables in the environment and in C(/etc/environment) (shown without credentials), and whether the extension's
+    protected settings carry C(Proxy_URL) (never its value; when they are encrypted only their presence is known). Warn on a host
+    proxy when the extension has no C(Proxy_URL), or when the two C(https_proxy) values differ.
   - C(worker_service) - Linux C(hwd), Windows C(HybridWorkerService) is running and starts at boot. Fail when not running,
     warn when not enabled.
   - C(worker_user) - the C(hweautomation) user exists (Linux). Fail otherwise. On Windows, where jobs run as Local System or the
@@ -385,8 +385,8 @@ class HealthRunner(object):
                     skew = int(round(facts['local_time'] - facts['server_time']))
                 self.add(checks.check_clock_skew(host, skew, facts.get('date_error') or facts.get('handshake_error')))
         if self.wants('proxy'):
-            has_protected = self.settings.get('has_protected') if self.settings else None
-            self.add(checks.check_proxy(dict(os.environ), environment, has_protected))
+            proxy_url_set = self.settings.get('proxy_url_set') if self.settings else 'unknown'
+            self.add(checks.check_proxy(dict(os.environ), environment, proxy_url_set))
 
     # -- worker, extension, runtimes, V1
     def worker_checks(self):

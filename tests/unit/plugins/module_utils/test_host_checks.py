@@ -162,7 +162,9 @@ def test_clock_skew(skew, expected):
 
 
 def test_proxy_none():
-    assert status(hc.check_proxy({'PATH': '/bin'}, {}, None)) == 'ok'
+    assert status(hc.check_proxy({'PATH': '/bin'}, {}, 'unknown')) == 'ok'
+    item = hc.check_proxy({}, {}, True)
+    assert status(item) == 'ok' and 'has a Proxy_URL' in item['summary']
 
 
 def test_proxy_reported_without_secrets():
@@ -172,9 +174,12 @@ def test_proxy_reported_without_secrets():
     assert 'proxy:3128' in item['summary']
 
 
-def test_proxy_warns_without_extension_protected_settings():
-    item = hc.check_proxy({}, {'https_proxy': 'http://proxy:3128'}, False)
-    assert status(item) == 'warn' and 'Proxy_URL' in item['remediation']
+@pytest.mark.parametrize('extension, expected', [(False, 'warn'), (True, 'ok'), (None, 'ok'), ('unknown', 'ok')])
+def test_proxy_against_extension_proxy_url(extension, expected):
+    item = hc.check_proxy({}, {'https_proxy': 'http://proxy:3128'}, extension)
+    assert status(item) == expected
+    if expected == 'warn':
+        assert 'Proxy_URL' in item['remediation']
 
 
 def test_proxy_warns_when_env_and_file_differ():

@@ -171,6 +171,14 @@ def test_extension_versions_and_newest_settings(waagent):
                                                      'protectedSettings': 'MIIBencrypted', 'protectedSettingsCertThumbprint': 'AB'}}]})
     facts = probe.extension_settings()
     assert facts['url'] == url and facts['has_protected'] is True and facts['error'] is None
+    assert facts['proxy_url_set'] is None  # encrypted blob: cannot tell
+    _write(waagent / (name + '-1.1.13') / 'config' / '3.settings',
+           {'runtimeSettings': [{'handlerSettings': {'publicSettings': {'AutomationAccountURL': url},
+                                                     'protectedSettings': {'Proxy_URL': 'http://u:p@proxy:3128'}}}]})
+    assert probe.extension_settings()['proxy_url_set'] is True
+    _write(waagent / (name + '-1.1.13') / 'config' / '4.settings',
+           {'runtimeSettings': [{'handlerSettings': {'publicSettings': {'AutomationAccountURL': url}, 'protectedSettings': {}}}]})
+    assert probe.extension_settings()['proxy_url_set'] is False
 
 
 def test_extension_settings_missing_and_broken(waagent):
