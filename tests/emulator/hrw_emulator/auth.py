@@ -50,9 +50,10 @@ def verify(config, token, audiences):
         raise TokenError("InvalidAuthenticationToken", "The access token is invalid.") from None
     now = time.time()
     if claims.get("exp", 0) < now:
+        expiry = time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(claims.get("exp", 0)))
+        current = time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(now))
         raise TokenError("ExpiredAuthenticationToken",
-                         f"The access token expiry UTC time '{time.strftime('%m/%d/%Y %H:%M:%S', time.gmtime(claims.get('exp', 0)))}' "
-                         f"is earlier than current UTC time '{time.strftime('%m/%d/%Y %H:%M:%S', time.gmtime(now))}'.")
+                         f"The access token expiry UTC time '{expiry}' is earlier than current UTC time '{current}'.")
     if claims.get("tid") != config["tenant_id"]:
         raise TokenError("InvalidAuthenticationTokenTenant",
                          f"The access token is from the wrong issuer '{claims.get('iss')}'. It must match the tenant "

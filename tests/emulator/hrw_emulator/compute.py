@@ -29,7 +29,9 @@ def machine_routes(kind):
     base = RG_BASE + re.escape(info["ns"]) + "/" + info["collection"]
     one = base + "/(?P<name>[^/]+)"
     ext = one + "/extensions"
-    return base + "$", one + "$", ext + "$", ext + "/(?P<extension>[^/]+)$", "^/subscriptions/(?P<subscriptionId>[^/]+)/providers/" + re.escape(info["ns"]) + "/" + info["collection"] + "$"
+    by_subscription = ("^/subscriptions/(?P<subscriptionId>[^/]+)/providers/" + re.escape(info["ns"]) + "/"
+                       + info["collection"] + "$")
+    return base + "$", one + "$", ext + "$", ext + "/(?P<extension>[^/]+)$", by_subscription
 
 
 def machine_id(req, kind):
@@ -236,8 +238,9 @@ def render_machine(req, record):
             "osName": body["properties"]["storageProfile"]["osDisk"]["osType"],
             "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded"},
                          {"code": "PowerState/running", "level": "Info", "displayStatus": "VM running"}],
-            "extensions": [{"name": e["body"]["name"], "type": f"{e['body']['properties'].get('publisher')}."
-                            f"{e['body']['properties'].get('type')}", "typeHandlerVersion": e["body"]["properties"].get("typeHandlerVersion"),
+            "extensions": [{"name": e["body"]["name"],
+                            "type": f"{e['body']['properties'].get('publisher')}.{e['body']['properties'].get('type')}",
+                            "typeHandlerVersion": e["body"]["properties"].get("typeHandlerVersion"),
                             "statuses": [{"code": f"ProvisioningState/{e['body']['properties']['provisioningState'].lower()}",
                                           "message": e["extra"].get("message") or ""}]} for e in exts]}
     return body

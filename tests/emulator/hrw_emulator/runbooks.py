@@ -2,7 +2,7 @@
 
 import uuid
 
-from .automation import child_parent, handles, refuse_system, touch  # noqa: F401 (refuse_system kept for symmetry)
+from .automation import child_parent, handles, touch
 from .errors import ArmError, bad_request, not_found
 from .store import utc_now
 

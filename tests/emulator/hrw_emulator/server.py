@@ -11,13 +11,14 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import admin, auth, automation, channels, compute, runbooks  # noqa: F401 (runbooks registers handlers)
+from . import admin, auth, automation, channels, compute, runbooks
 from .context import Request
 from .errors import ArmError
 from .specs import SpecIndex
 from .store import Store, utc_now
 from .throttle import Throttle
 
+HANDLER_MODULES = (automation, runbooks)  # importing them registers their operationId handlers
 AUTOMATION_VERSIONS = ("2024-10-23", "2023-11-01")
 HYBRIDCOMPUTE_VERSIONS = ("2026-09-01", "2026-07-15", "2025-01-13", "2024-07-10", "2024-07-31-preview", "2022-12-27",
                           "2022-11-10", "2022-03-10", "2021-05-20")

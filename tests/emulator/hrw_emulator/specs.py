@@ -72,7 +72,8 @@ class _Bundler:
         wanted = path
         path = self._existing(path)
         if path is None:
-            self.missing.add(str(Path(wanted).relative_to(self.spec_dir)) if str(wanted).startswith(str(self.spec_dir)) else str(wanted))
+            wanted = os.path.normpath(wanted)
+            self.missing.add(os.path.relpath(wanted, self.spec_dir) if wanted.startswith(str(self.spec_dir)) else wanted)
             return None, None
         if path not in self.files:
             with open(path, encoding="utf-8-sig") as handle:
