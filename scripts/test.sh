@@ -17,8 +17,9 @@ ALL_GATES=(shellcheck ps1-parse units units-2.16 emulator integration lab molecu
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${ALL_GATES[@]}"; exit 0; fi
 GATES=("$@")
 [ ${#GATES[@]} -gt 0 ] || GATES=("${ALL_GATES[@]}")
+is_gate() { local known; for known in "${ALL_GATES[@]}"; do [ "$known" = "$1" ] && return 0; done; return 1; }
 for g in "${GATES[@]}"; do
-  printf '%s\n' "${ALL_GATES[@]}" | grep -qx "$g" || { echo "test: unknown gate '$g' (see --list)" >&2; exit 2; }
+  is_gate "$g" || { echo "test: unknown gate '$g' (see --list)" >&2; exit 2; }
 done
 
 bash scripts/setup.sh || { echo "test: set-up failed"; echo "gates: 0 passed, 1 failed"; exit 1; }
