@@ -121,6 +121,8 @@ def build_machine(store, machine_id_, payload, existing=None):
         body["tags"] = payload.get("tags") or {}
     if "identity" in payload:
         body["identity"] = _identity(store, payload["identity"])
+    elif existing is None:  # connecting a machine to Arc always creates its system-assigned identity
+        body["identity"] = _identity(store, {"type": "SystemAssigned"})
     for readonly in ("provisioningState", "status", "agentVersion", "displayName", "machineFqdn", "lastStatusChange"):
         props.pop(readonly, None)
     deep_merge(body["properties"], props)

@@ -122,6 +122,9 @@ def test_arc_extension_failed_by_agent_and_machine_crud(emu, hybrid):
     updated = hybrid.machines.update(rg, "arc2", {"tags": {"a": "b"}})
     assert updated.tags == {"a": "b"} and hybrid.machines.get(rg, "arc2").os_type == "windows"
     hybrid.machines.begin_delete(rg, "arc2").result()
+    plain = hybrid.machines.create_or_update(rg, "arc3", {"location": emu["location"]})
+    assert plain.identity.type == "SystemAssigned" and plain.identity.principal_id
+    assert hybrid.machines.update(rg, "arc3", {"identity": {"type": "None"}}).identity.principal_id is None
     assert "arc2" not in [m.name for m in hybrid.machines.list_by_resource_group(rg)]
 
 
