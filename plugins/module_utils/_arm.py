@@ -295,9 +295,9 @@ class ArmClient(object):
         response = self.request(provider, method, path, action, resource, body=body, missing_ok=missing_ok)
         if response is None:
             return None
-        return self.wait(provider, response, path, action, resource, deadline)
+        return self.wait(provider, response, path, action, resource, deadline, reread=method in ("PUT", "PATCH"))
 
-    def wait(self, provider, response, path, action, resource, deadline):
+    def wait(self, provider, response, path, action, resource, deadline, reread=False):
         """Poll Azure-AsyncOperation (else Location, else the resource's provisioningState) until terminal or deadline."""
         async_url = response.header("azure-asyncoperation")
         location = response.header("location")
@@ -321,9 +321,8 @@ class ArmClient(object):
                 body = poll.body or {}
                 last = str(body.get("status") or "InProgress")
                 if last.lower() in TERMINAL_OK:
-                    if method_returns_body(response):
-                        final = self.get(provider, path, action, resource, missing_ok=True)
-                        return final or initial
+                    if reread:
+                        return self.get(provider, path, action, resource, missing_ok=True) or initial
                     return initial
                 if last.lower() in TERMINAL_BAD:
                     code, message = error_details(body)
@@ -333,6 +332,8 @@ class ArmClient(object):
                 poll = self.request(provider, "GET", location, action + " (polling)", resource, ok=(200, 201, 202, 204),
                                     missing_ok=True)
                 if poll is None or poll.status in (200, 201, 204):
+                    if reread:
+                        return self.get(provider, path, action, resource, missing_ok=True) or initial
                     return (poll.body if poll is not None else None) or initial
                 last = "InProgress"
             else:
@@ -346,8 +347,3 @@ class ArmClient(object):
                     raise OperationFailed("Failed to %s %s: operation ended %s" % (action, resource, last), status=last)
                 poll = None
             delay = parse_retry_after(poll.headers) if poll is not None else None
-
-
-def method_returns_body(response):
-    """A PUT/PATCH whose initial answer carried the resource: re-read it once the operation succeeded."""
-    return isinstance(response.body, dict) and "id" in response.body

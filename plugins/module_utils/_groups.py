@@ -21,6 +21,7 @@ class GroupManager(object):
         self.check_mode = check_mode
 
     def present(self, name, credential_name=None):
+        self.automation.account()  # an unknown account fails here, naming the options, before any write
         current = self.automation.get_group(name)
         before = group_view(current) if current else None
         if current is None:
@@ -40,6 +41,7 @@ class GroupManager(object):
         return self._result(True, ["update_credential"], before, after)
 
     def absent(self, name, force=False):
+        self.automation.account()
         current = self.automation.get_group(name)
         if current is None:
             return self._result(False, [], None, None)
@@ -86,6 +88,7 @@ class GroupManager(object):
 
 def describe_groups(automation, name=None, include_workers=True):
     """hrw_group_info: one group (or none) or all groups, with their workers."""
+    automation.account()
     if name:
         group = automation.get_group(name)
         groups = [group] if group else []

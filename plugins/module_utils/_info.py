@@ -36,6 +36,7 @@ def describe_workers(automation, machines, group=None, vm_resource_id=None, stal
                      concurrency=4):
     if vm_resource_id:
         parse_machine_id(vm_resource_id)
+    automation.account()
     if group:
         if automation.get_group(group) is None:
             raise OptionError("group", "no hybrid worker group '%s' in %s" % (group, automation.account_label()))

@@ -104,6 +104,7 @@ class Registrar(object):
     def prepare(self, specs):
         """Reads shared by every machine: the group (must exist for present) and the index of workers."""
         present = self.params["state"] == "present"
+        self.automation.account()  # an unknown account fails here, naming the options, before any write
         group = self.automation.get_group(self.group)
         if group is None and present:
             raise StateError("Failed to register in %s: the group does not exist (option group); create it with "

@@ -84,6 +84,10 @@ class FakeAutomation(object):
                 "properties": dict(data, workerName=data["vmResourceId"].rsplit("/", 1)[-1] if data["vmResourceId"] else "v1host")}
 
     # AutomationService API
+    def account(self):
+        self.reads.append("account")
+        return {"properties": {"automationHybridServiceUrl": HYBRID_URL}}
+
     def hybrid_service_url(self):
         self.reads.append("account")
         return HYBRID_URL

@@ -145,6 +145,16 @@ class TestLro:
         assert clock.sleeps == [3.0, 4.0]
         assert [c[1] for c in arm.transport.calls] == ["/ext", "https://arm/op/1", "https://arm/op/1", "/ext"]
 
+    def test_put_with_empty_202_reads_the_resource_back(self):
+        arm, clock, warnings = client([
+            resp(202, None, {"Azure-AsyncOperation": "https://arm/op/9"}),
+            resp(200, {"status": "Succeeded"}),
+            resp(200, {"id": "/m/ext", "properties": {"provisioningState": "Succeeded"}}),
+        ])
+        final = arm.lro("hybridcompute", "PUT", "/m/ext", "install", "ext", body={}, timeout=60)
+        assert final["properties"]["provisioningState"] == "Succeeded"
+        assert arm.transport.calls[-1][:2] == ("GET", "/m/ext")
+
     def test_async_operation_failure_names_the_code(self):
         arm, clock, warnings = client([
             resp(202, None, {"Azure-AsyncOperation": "https://arm/op/2"}),
