@@ -13,13 +13,14 @@ def call(emu, method, path, query, body):
     body = body if isinstance(body, dict) else {}
     route = (method, path.lower())
     if route == ("GET", "requests"):
-        with store.lock:
-            items = list(store.requests)
         since = int(query.get("since") or 0)
-        return 200, items[since:]
+        with store.lock:
+            items = [r for r in store.requests if r["seq"] > since]
+        return 200, items
     if route == ("DELETE", "requests"):
         with store.lock:
             store.requests.clear()
+            store.request_seq = 0
         return 200, {}
     if route == ("POST", "reset"):
         store.reset()

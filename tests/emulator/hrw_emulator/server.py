@@ -200,6 +200,8 @@ class Emulator:
     # ---- request log ----------------------------------------------------------------------------------
     def log(self, entry):
         with self.store.lock:
+            self.store.request_seq += 1
+            entry["seq"] = self.store.request_seq
             self.store.requests.append(entry)
             if len(self.store.requests) > LOG_LIMIT:
                 del self.store.requests[: len(self.store.requests) - LOG_LIMIT]

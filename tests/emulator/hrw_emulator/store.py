@@ -49,6 +49,7 @@ class Store:
             self.dirty = True
         # Not persisted: request log, agent polls, rate buckets.
         self.requests = []
+        self.request_seq = 0  # numbers log entries from 1; restarts when the log is cleared
         self.agent_seen = {}
 
     def _load(self, data):
@@ -77,6 +78,7 @@ class Store:
             self._load(None)
             self.agent_seen = {}
             self.requests = []
+            self.request_seq = 0
             self.seed()
             self.dirty = True
 

@@ -110,6 +110,8 @@ def test_request_log_and_clear(emu):
     entry = [r for r in log if r["area"] == "arm"][-1]
     assert entry["method"] == "GET" and entry["api-version"] == "2024-10-23" and entry["status"] == 200
     assert entry["milliseconds"] >= 0 and entry["response_body"]["name"] == emu["automation_account"]
+    assert [r["seq"] for r in log] == list(range(1, len(log) + 1))
+    assert emu.admin("GET", f"requests?since={len(log) - 1}") == [log[-1]]
     emu.admin("DELETE", "requests")
     assert emu.admin("GET", "requests") == []
 
