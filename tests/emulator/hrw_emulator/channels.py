@@ -120,8 +120,8 @@ def agent_call(server, method, rest, query, body):
     body = body if isinstance(body, dict) else {}
     if method == "GET" and rest == "extensions":
         machine = _machine(store, query.get("resourceId"))
+        store.agent_seen[machine["body"]["id"].lower()] = server.now()  # first: a polling agent owns its pending LROs
         compute.advance(store, server)
-        store.agent_seen[machine["body"]["id"].lower()] = server.now()
         kind = "vmExtension" if machine["kind"] == "vm" else "machineExtension"
         exts = sorted(store.children(machine["body"]["id"], kind), key=lambda r: r["body"]["name"].lower())
         return 200, {"value": [_ext_view(r) for r in exts]}
