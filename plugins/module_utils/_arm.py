@@ -256,21 +256,23 @@ class ArmClient(object):
                 if status < 500 and status != 429 and not RetryPolicy.retryable_status(status, code):
                     raise exception_for_status(status)(action, resource, status, code, message,
                                                        response.header("x-ms-request-id"))
-            if not retry or attempt >= self.retry.max_retries:
+            # 429s are budgeted separately (and more generously): under sustained throttling every caller queues.
+            limit = self.retry.max_retries * (3 if status == 429 else 1)
+            if not retry or attempt >= limit:
                 raise exception_for_status(status)(action, resource, status, code, message)
             delay = self.retry.delay(attempt, retry_after)
             if status == 429:
                 self._count("throttled")
                 if is_write:
-                    self._close_gate(delay)
+                    # Hold every writer only as long as ARM asked; this caller also backs off on its own.
+                    self._close_gate(retry_after if retry_after is not None else delay)
             self._count("retries")
             attempt += 1
             self.warn("Retrying %s %s (attempt %d of %d) in %.1fs after %s%s" % (
-                action, resource, attempt, self.retry.max_retries, delay,
+                action, resource, attempt, limit, delay,
                 "HTTP %s %s" % (status, code or "") if status else "a connection error: %s" % message,
                 " (Retry-After %ss)" % retry_after if retry_after is not None else ""))
-            if not is_write or status != 429:
-                self.sleep(delay)
+            self.sleep(delay)
 
     def get(self, provider, path, action, resource, missing_ok=True, params=None):
         response = self.request(provider, "GET", path, action, resource, params=params, missing_ok=missing_ok, ok=(200,))

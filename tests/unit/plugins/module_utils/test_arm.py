@@ -84,9 +84,10 @@ class TestRequest:
         assert len(warnings) == 2
 
     def test_throttle_exhausted_is_typed(self):
-        arm, clock, warnings = client([resp(429, {}, {"Retry-After": "1"})] * 2, max_retries=1)
+        arm, clock, warnings = client([resp(429, {}, {"Retry-After": "1"})] * 4, max_retries=1)
         with pytest.raises(ThrottledError):
             arm.request("automation", "PUT", "/x", "create", "x")
+        assert arm.stats["writes"] == 4 and len(warnings) == 3
 
     @pytest.mark.parametrize("status,cls", [(400, ArmError), (403, ArmError), (404, NotFoundError), (409, ConflictError)])
     def test_client_errors_are_not_retried(self, status, cls):
@@ -195,9 +196,11 @@ class TestLro:
         assert arm.stats["throttled"] == 1 and len(warnings) == 1
 
 
-def test_429_on_write_holds_other_writers():
-    arm, clock, warnings = client([resp(429, {}, {"Retry-After": "5"}), resp(200, {}), resp(200, {})])
+def test_429_on_write_holds_other_writers_for_retry_after_only():
+    arm, clock, warnings = client([resp(429, {}, {"Retry-After": "1"}), resp(200, {}), resp(200, {})], rand=lambda a, b: 3.0)
     arm.request("automation", "PUT", "/a", "create", "a")
-    assert arm._resume_writes_at == pytest.approx(1005.0)
+    assert clock.sleeps == [3.0]
+    assert arm._resume_writes_at == pytest.approx(1001.0)
+    clock.now = 1000.5
     arm.request("automation", "PUT", "/b", "create", "b")
-    assert clock.sleeps == [5.0]
+    assert clock.sleeps == [3.0, 0.5]
