@@ -110,11 +110,20 @@ configure_emulator() {
     fi
     [ -r "$EMU_CA" ] || die "the emulator CA $EMU_CA is not readable"
     # The CA goes through the system trust store; update-ca-certificates (2-3 s) runs only when the CA changed.
-    podman exec -i "$name" sh -c '
-        crt=/usr/local/share/ca-certificates/hrw-emulator.crt
-        cat > "$crt.new"
-        if cmp -s "$crt.new" "$crt"; then rm -f "$crt.new"; else mv "$crt.new" "$crt" && update-ca-certificates >/dev/null 2>&1; fi
-    ' < "$EMU_CA" || die "could not install the emulator CA on $name"
+    # A container that was just (re)started can refuse the first exec; try a few times and keep podman's own message.
+    local attempt output="" installed=0
+    for attempt in 1 2 3 4 5; do
+        if output=$(podman exec -i "$name" sh -c '
+            crt=/usr/local/share/ca-certificates/hrw-emulator.crt
+            cat > "$crt.new"
+            if cmp -s "$crt.new" "$crt"; then rm -f "$crt.new"; else mv "$crt.new" "$crt" && update-ca-certificates >/dev/null 2>&1; fi
+        ' < "$EMU_CA" 2>&1); then
+            installed=1
+            break
+        fi
+        sleep "$attempt"
+    done
+    [ "$installed" = 1 ] || die "could not install the emulator CA on $name after 5 attempts: ${output:-no message}"
     printf '%s\n' "$EMU_ENDPOINTS" | podman exec -i "$name" sh -c 'mkdir -p /etc/hrw-lab && cat > /etc/hrw-lab/endpoints.json'
     podman exec "$name" sh -c "
         sed '/# hrw-lab emulator begin/,/# hrw-lab emulator end/d' /etc/hosts > /tmp/hosts.lab
