@@ -204,3 +204,29 @@ def test_429_on_write_holds_other_writers_for_retry_after_only():
     clock.now = 1000.5
     arm.request("automation", "PUT", "/b", "create", "b")
     assert clock.sleeps == [3.0, 0.5]
+
+
+def test_missing_sdk_package_is_named_exactly(monkeypatch):
+    import sys
+    from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._arm import SdkTransport
+    from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import MissingLibraryError
+    monkeypatch.setitem(sys.modules, "azure.mgmt.hybridcompute", None)
+    transport = SdkTransport(config=None, credential=None)
+    with pytest.raises(MissingLibraryError) as info:
+        transport._client("hybridcompute")
+    assert info.value.package == "azure-mgmt-hybridcompute"
+    assert "azure-mgmt-hybridcompute" in info.value.msg and "azure-mgmt-compute " not in info.value.msg
+
+
+def test_sdk_clients_run_without_their_own_retries():
+    pytest.importorskip("azure.mgmt.automation")
+    from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._arm import SdkTransport
+    from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._azure_auth import CloudEndpoints
+
+    class Config(object):
+        subscription_id = "00000000-0000-0000-0000-000000000001"
+        verify = True
+        cloud = CloudEndpoints("emu", "https://127.0.0.1:1", "https://127.0.0.1:1", "https://127.0.0.1:1/")
+
+    client = SdkTransport(Config(), credential=object())._client("automation")
+    assert client._config.retry_policy.total_retries == 0
