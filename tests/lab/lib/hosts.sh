@@ -109,14 +109,18 @@ configure_emulator() {
         die "the emulator listens on $EMU_ADDRESS, which lab hosts cannot reach; start it on the $LAB_NETWORK gateway ($gateway), e.g. tests/lab/emulator.sh start"
     fi
     [ -r "$EMU_CA" ] || die "the emulator CA $EMU_CA is not readable"
-    # The CA goes through the system trust store; update-ca-certificates (2-3 s) runs only when the CA changed.
+    # The CA goes through the system trust store; update-ca-certificates (2-3 s) runs only when the bundle lacks it.
     # A container that was just (re)started can refuse the first exec; try a few times and keep podman's own message.
     local attempt output="" installed=0
     for attempt in 1 2 3 4 5; do
         if output=$(podman exec -i "$name" sh -c '
             crt=/usr/local/share/ca-certificates/hrw-emulator.crt
             cat > "$crt.new"
-            if cmp -s "$crt.new" "$crt"; then rm -f "$crt.new"; else mv "$crt.new" "$crt" && update-ca-certificates >/dev/null 2>&1; fi
+            if cmp -s "$crt.new" "$crt"; then rm -f "$crt.new"; else mv "$crt.new" "$crt"; fi
+            # Judge by the trust bundle, not by the file: an earlier attempt may have written the file and then failed.
+            key=$(sed -n 2p "$crt")
+            grep -qF -- "$key" /etc/ssl/certs/ca-certificates.crt || update-ca-certificates >/dev/null 2>&1
+            grep -qF -- "$key" /etc/ssl/certs/ca-certificates.crt || { echo "CA not in the trust bundle"; exit 1; }
         ' < "$EMU_CA" 2>&1); then
             installed=1
             break
