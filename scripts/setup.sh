@@ -29,7 +29,7 @@ done
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
 
-APT_PACKAGES=(podman debootstrap runc rsync shellcheck openssl ca-certificates iproute2 git)
+APT_PACKAGES=(podman debootstrap runc rsync shellcheck openssl ca-certificates iproute2 iptables git)
 
 ensure_apt() {
   local missing=() pkg
