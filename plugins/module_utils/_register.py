@@ -69,8 +69,9 @@ class WorkerIndex(object):
                 self.by_key.setdefault(view["vm_resource_id"].lower(), view)
             self.by_id[(group.lower(), str(view["worker_id"]).lower())] = view
 
-    def build(self, keys, look_elsewhere=True):
-        self._add(self.target, self.automation.list_workers(self.target))
+    def build(self, keys, look_elsewhere=True, target_exists=True):
+        if target_exists:
+            self._add(self.target, self.automation.list_workers(self.target))
         missing = [key for key in keys if key not in self.by_key]
         if missing and look_elsewhere:
             for group in self.automation.list_groups():
@@ -90,7 +91,8 @@ class WorkerIndex(object):
 class Registrar(object):
     """Reconciles machines with a group. ``params`` are the module's options (already validated by AnsibleModule)."""
 
-    def __init__(self, automation, machines, params, check_mode=False, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, automation, machines, params, check_mode=False, sleep=time.sleep, clock=time.monotonic, warn=None):
+        self.warn = warn or (lambda message: None)
         self.automation = automation
         self.machines = machines
         self.params = params
@@ -106,6 +108,11 @@ class Registrar(object):
         present = self.params["state"] == "present"
         self.automation.account()  # an unknown account fails here, naming the options, before any write
         group = self.automation.get_group(self.group)
+        if group is None and present and self.check_mode:
+            # In check mode an earlier task (hrw_group) may only have predicted the group: predict the records too.
+            self.warn("%s does not exist; check mode assumes an earlier task creates it and predicts the registrations"
+                      % self.automation.group_label(self.group))
+            return WorkerIndex(self.automation, self.group).build([s.key for s in specs], target_exists=False)
         if group is None and present:
             raise StateError("Failed to register in %s: the group does not exist (option group); create it with "
                              "azure_automation.hybrid_worker.hrw_group" % self.automation.group_label(self.group))

@@ -299,7 +299,8 @@ def run(hrw):
     params = hrw.params
     specs = validate(params)
     hrw.resolve()
-    registrar = Registrar(hrw.automation(), hrw.machines(timeout=params["wait_timeout"]), params, check_mode=hrw.check_mode)
+    registrar = Registrar(hrw.automation(), hrw.machines(timeout=params["wait_timeout"]), params, check_mode=hrw.check_mode,
+                          warn=hrw.warn)
     if params["workers"] is None:
         index = registrar.prepare(specs)
         result = registrar.reconcile(specs[0], index)

@@ -126,6 +126,18 @@ def test_missing_group_fails_naming_the_option(world):
         run(world, group="nope")
 
 
+def test_check_mode_with_missing_group_predicts_the_registration_and_warns(world):
+    automation, machines = world
+    warnings = []
+    p = params(group="new-group", workers=[{"vm_resource_id": vm_id("vm1")}, {"vm_resource_id": vm_id("vm2")}])
+    registrar = Registrar(automation, machines, p, check_mode=True, warn=warnings.append)
+    results = registrar.reconcile_all(specs_from_params(p), concurrency=2)
+    assert [r["actions"] for r in results] == [["create_record", "install_extension"]] * 2
+    assert all(r["changed"] and not r.get("failed") for r in results)
+    assert not writes(world)
+    assert len(warnings) == 1 and "new-group" in warnings[0] and "check mode" in warnings[0]
+
+
 def test_proxy_password_change_and_force(world):
     proxy = dict(proxy_server="p:1", proxy_username="u")
     run(world, proxy_password="one", **proxy)
