@@ -2,6 +2,8 @@
 
 import json
 
+import pathlib
+
 import pytest
 
 from hrw_emulator.specs import SpecIndex
@@ -95,7 +97,8 @@ def test_specs_locator_error_names_the_variable(tmp_path, monkeypatch):
         specs.find_specs_root()
     monkeypatch.delenv("HRW_AZURE_SPECS")
     with pytest.raises(specs.SpecsNotFound, match="set HRW_AZURE_SPECS"):
-        specs.find_specs_root(start=tmp_path / "x" / "y.py")
+        # A start path with no ancestors of ours: tmp_path may sit below a folder that has shared/azure-specs beside it.
+        specs.find_specs_root(start=pathlib.Path("/nonexistent-hrw-emulator-test") / "x" / "y.py")
 
 
 def test_odata_filter():
