@@ -13,7 +13,6 @@ import os
 import pathlib
 import shutil
 import signal
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TARGETS = ROOT / "tests" / "integration" / "targets"
+sys.path.insert(0, str(ROOT / "tests" / "tools"))
+from emulator_env import write_ca_bundle  # noqa: E402  (one CA bundle recipe for the runner, Molecule and the demo)
 
 
 def aliases(target):
@@ -46,10 +47,8 @@ def start_emulator(workdir):
 
 
 def ca_bundle(workdir, ready):
-    paths = ssl.get_default_verify_paths()
-    system = pathlib.Path(paths.cafile or paths.openssl_cafile or "/etc/ssl/certs/ca-certificates.crt")
     bundle = workdir / "ca-bundle.pem"
-    bundle.write_text(system.read_text().rstrip("\n") + "\n" + pathlib.Path(ready["ca_bundle"]).read_text())
+    write_ca_bundle(ready, bundle)
     return bundle
 
 

@@ -27,13 +27,18 @@ def system_bundle():
     return ""
 
 
-def main(ready_file, bundle_out):
-    with open(ready_file, encoding="utf-8") as handle:
-        ready = json.loads(next(line for line in handle if line.strip()))
+def write_ca_bundle(ready, bundle_out):
+    """Write the system CA bundle followed by the emulator's CA (from its ready line) to bundle_out."""
     with open(ready["ca_bundle"], encoding="utf-8") as handle:
         emulator_ca = handle.read()
     with open(bundle_out, "w", encoding="utf-8") as handle:
         handle.write(system_bundle().rstrip("\n") + "\n" + emulator_ca)
+
+
+def main(ready_file, bundle_out):
+    with open(ready_file, encoding="utf-8") as handle:
+        ready = json.loads(next(line for line in handle if line.strip()))
+    write_ca_bundle(ready, bundle_out)
     exports = {
         "AZURE_SUBSCRIPTION_ID": ready["subscription_id"],
         "AZURE_CLIENT_ID": ready["client_id"],

@@ -43,8 +43,8 @@ def test_all_hybrid_worker_examples_are_indexed():
             "listHybridRunbookWorkerGroup.json", "deleteHybridRunbookWorkerGroup.json"} <= names
 
 
-@pytest.mark.parametrize("path,group,operation_id", HRW_EXAMPLES, ids=[p.name for p, _, _ in HRW_EXAMPLES])
-def test_example_replays(emu, path, group, operation_id):
+def load_example(emu, path, group, operation_id):
+    """An example file with its operation, and the operation's URL filled with the example's and the emulator's values."""
     example = json.loads(path.read_text())
     params = example["parameters"]
     operation = SPECS.by_id[(group, operation_id)]
@@ -53,6 +53,12 @@ def test_example_replays(emu, path, group, operation_id):
     url = operation.template
     for name, value in values.items():
         url = url.replace("{" + name + "}", str(value))
+    return example, params, operation, url
+
+
+@pytest.mark.parametrize("path,group,operation_id", HRW_EXAMPLES, ids=[p.name for p, _, _ in HRW_EXAMPLES])
+def test_example_replays(emu, path, group, operation_id):
+    example, params, operation, url = load_example(emu, path, group, operation_id)
     body = next((v for k, v in params.items() if k not in PATH_PARAMS), None)
     group_name = params.get("hybridRunbookWorkerGroupName")
     worker_id = params.get("hybridRunbookWorkerId")
@@ -117,14 +123,7 @@ RUNBOOK_EXAMPLES = [(p, g, o) for p, g, o in SPECS.example_files() if o and o.st
 
 @pytest.mark.parametrize("path,group,operation_id", RUNBOOK_EXAMPLES, ids=[p.name for p, _, _ in RUNBOOK_EXAMPLES])
 def test_runbook_and_job_example_replays(emu, path, group, operation_id):
-    example = json.loads(path.read_text())
-    params = example["parameters"]
-    operation = SPECS.by_id[(group, operation_id)]
-    values = dict(params, subscriptionId=emu["subscription_id"], resourceGroupName=emu["resource_group"],
-                  automationAccountName=emu["automation_account"])
-    url = operation.template
-    for name, value in values.items():
-        url = url.replace("{" + name + "}", str(value))
+    example, params, operation, url = load_example(emu, path, group, operation_id)
     acct = emu.account_path
     runbook = params.get("runbookName") or "TestRunbook"
     if operation_id not in ("Runbook_CreateOrUpdate",):
