@@ -4,8 +4,9 @@
 #   scripts/test.sh            all gates (what CI runs through .ci/run)
 #   scripts/test.sh GATE...    only the named gates (see `scripts/test.sh --list`)
 #
-# Each gate writes its full output to tests/output/gates/<gate>.log; the console shows a line per gate, the tail of
-# a failing gate's log, and finally one summary line "gates: N passed, N failed".
+# Each gate writes its full output to tests/output/gates/<gate>.log; the console shows a line per gate, for a failing
+# gate the lines of its log that say why (tests/tools/failure_excerpt.py) and its tail, and finally one summary line
+# "gates: N passed, N failed".
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -140,7 +141,7 @@ EOF
 # The gates above can fail: break a scratch copy in one way each (doc reference, lint rule, .ps1 syntax) and see it caught.
 gate_gate-selftest() {
   scripts/sync-build.sh
-  python -m pytest -q -p no:cacheprovider tests/tools/test_gates_catch_breakage.py
+  python -m pytest -q -p no:cacheprovider tests/tools/test_gates_catch_breakage.py tests/tools/test_failure_excerpt.py
 }
 
 # ---- runner ----------------------------------------------------------------------------------------------------------
@@ -159,8 +160,10 @@ for g in "${GATES[@]}"; do
     printf 'PASS (%ss) %s\n' "$dt" "$summary"
   else
     failed=$((failed + 1)); failed_names+=("$g")
-    printf 'FAIL (%ss, exit %s) - last lines of %s:\n' "$dt" "$rc" "${log#"$ROOT"/}"
-    tail -n 60 "$log" | sed 's/^/    | /'
+    printf 'FAIL (%ss, exit %s) - why, from %s:\n' "$dt" "$rc" "${log#"$ROOT"/}"
+    python3 tests/tools/failure_excerpt.py "$log" | sed 's/^/    ! /'
+    echo "    last lines:"
+    tail -n 40 "$log" | cut -c1-300 | sed 's/^/    | /'
   fi
 done
 echo "=== total time $(( $(date +%s) - start_all ))s; logs in tests/output/gates/"
