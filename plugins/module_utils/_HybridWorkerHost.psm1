@@ -80,6 +80,30 @@ Function Select-HrwCheck {
     $script:HrwCheckIds | Where-Object { ($wanted -contains $_) -and -not ($SkipChecks -contains $_) }
 }
 
+Function Get-HrwReportLine {
+    # One readable line per result, as _host_checks.report_line builds it.
+    param([Parameter(Mandatory)]$Item)
+    $target = if ($Item.Contains('target') -and $Item.target) { ' ({0})' -f $Item.target } else { '' }
+    $line = '{0} {1}{2}: {3}' -f $Item.status.ToUpperInvariant(), $Item.id, $target, $Item.summary
+    if ($Item.remediation) {
+        $line += ' Fix: {0}' -f $Item.remediation
+    }
+    $line
+}
+
+Function Get-HrwReport {
+    # The headline, then the results that are not ok, fail before warn, as _host_checks.report builds it.
+    param([object[]]$Results, $Summary)
+    $lines = [System.Collections.Generic.List[string]]@()
+    $lines.Add(('{0}: {1} ok, {2} warn, {3} fail' -f $Summary.status.ToUpperInvariant(), $Summary.ok, $Summary.warn, $Summary.fail))
+    foreach ($status in @('fail', 'warn')) {
+        foreach ($r in @($Results | Where-Object { $_.status -eq $status })) {
+            $lines.Add((Get-HrwReportLine -Item $r))
+        }
+    }
+    , $lines.ToArray()
+}
+
 Function Get-HrwSummary {
     param([object[]]$Results)
     $summary = [ordered]@{ ok = 0; warn = 0; fail = 0; total = 0; status = 'ok' }
@@ -916,7 +940,7 @@ Function Get-HrwPowerShellPlan {
 }
 
 $exports = @(
-    'Get-HrwCheckIds', 'Get-HrwDefaultExpectedIssuers', 'Get-HrwProperty', 'New-HrwCheckResult', 'Select-HrwCheck', 'Get-HrwSummary', 'Get-HrwFailing',
+    'Get-HrwCheckIds', 'Get-HrwDefaultExpectedIssuers', 'Get-HrwProperty', 'New-HrwCheckResult', 'Select-HrwCheck', 'Get-HrwSummary', 'Get-HrwReportLine', 'Get-HrwReport', 'Get-HrwFailing',
     'ConvertTo-HrwRedactedUrl', 'ConvertTo-HrwVersion', 'Compare-HrwVersionArray', 'Find-HrwIssuerMatch',
     'Test-HrwCpuCore', 'Test-HrwMemory', 'Test-HrwDiskSpace', 'Test-HrwOsSupported', 'Test-HrwDns', 'Test-HrwTcpConnect', 'Test-HrwTls',
     'Test-HrwClockSkew', 'Test-HrwProxy', 'Test-HrwWorkerService', 'Test-HrwExtensionInstall', 'Test-HrwExtensionSetting',

@@ -99,6 +99,24 @@ def summarize(results):
     return counts
 
 
+def report_line(item):
+    """One readable line for a result: 'FAIL disk_space (/): 512 MB free ... Fix: free space ...'."""
+    target = ' (%s)' % item['target'] if item.get('target') else ''
+    line = '%s %s%s: %s' % (item['status'].upper(), item['id'], target, item['summary'])
+    if item.get('remediation'):
+        line += ' Fix: %s' % item['remediation']
+    return line
+
+
+def report(results, summary=None):
+    """The headline ('WARN: 17 ok, 2 warn, 0 fail') then one line per result that is not ok, worst first."""
+    summary = summary or summarize(results)
+    lines = ['%s: %d ok, %d warn, %d fail' % (summary['status'].upper(), summary[OK], summary[WARN], summary[FAIL])]
+    not_ok = [r for r in results if r['status'] != OK]
+    not_ok.sort(key=lambda r: -_RANK[r['status']])  # stable: check order within a status
+    return lines + [report_line(r) for r in not_ok]
+
+
 def failing(results, fail_on):
     """Results that make the task fail under ``fail_on`` (fail, warn, never)."""
     if fail_on == 'never':

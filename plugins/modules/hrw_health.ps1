@@ -227,12 +227,13 @@ $sorted = @($results | ForEach-Object { [pscustomobject]@{ rank = $order[$_.id];
 $module.Result.changed = $false
 $module.Result.checks = $sorted
 $module.Result.summary = Get-HrwSummary -Results $sorted
+$module.Result.report = Get-HrwReport -Results $sorted -Summary $module.Result.summary
 $module.Result.endpoints = $endpoints
 $module.Result.automation_account_url = $url
 
 $bad = @(Get-HrwFailing -Results $sorted -FailOn $p.fail_on)
 if ($bad.Count -gt 0) {
-    $names = ($bad | ForEach-Object { '{0} ({1})' -f $_.id, $_.status } | Sort-Object -Unique) -join ', '
-    $module.FailJson(('{0} health check(s) at or above {1}: {2}' -f $bad.Count, $p.fail_on, $names))
+    $lines = ($bad | ForEach-Object { Get-HrwReportLine -Item $_ }) -join ' | '
+    $module.FailJson(('{0} health check(s) at or above {1}: {2}' -f $bad.Count, $p.fail_on, $lines))
 }
 $module.ExitJson()

@@ -232,6 +232,18 @@ summary:
   returned: always
   type: dict
   sample: {"ok": 15, "warn": 2, "fail": 0, "total": 17, "status": "warn"}
+report:
+  description:
+    - The result as text to show to people - the headline with the counts, then one line per check that is not C(ok),
+      worst first, with its remediation after C(Fix:).
+    - When the task fails, its message lists the failing lines the same way.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "WARN: 17 ok, 1 warn, 0 fail"
+    - "WARN runtime_powershell: pwsh not found: PowerShell runbooks cannot run on this worker. Fix: Install PowerShell 7
+      (packages.microsoft.com) if this worker runs PowerShell runbooks."
 endpoints:
   description: The C(host:port) endpoints the network checks used.
   returned: always
@@ -449,12 +461,12 @@ def main():
     except ValueError as exc:
         module.fail_json(msg='Failed to run the health checks: %s' % exc)
     summary = checks.summarize(results)
-    output = dict(changed=False, checks=results, summary=summary, endpoints=runner.endpoints,
-                  automation_account_url=runner.url)
+    output = dict(changed=False, checks=results, summary=summary, report=checks.report(results, summary),
+                  endpoints=runner.endpoints, automation_account_url=runner.url)
     bad = checks.failing(results, module.params['fail_on'])
     if bad:
         module.fail_json(msg='%d health check(s) at or above %s: %s' % (
-            len(bad), module.params['fail_on'], ', '.join(sorted(set('%s (%s)' % (r['id'], r['status']) for r in bad)))), **output)
+            len(bad), module.params['fail_on'], ' | '.join(checks.report_line(r) for r in bad)), **output)
     module.exit_json(**output)
 
 

@@ -38,6 +38,20 @@ def test_summarize_and_failing():
     assert hc.summarize([hc.result('a', hc.OK, '')])['status'] == 'ok'
 
 
+def test_report_puts_the_headline_first_then_fail_before_warn_with_the_fix():
+    results = [hc.result('cpu_cores', hc.OK, '2 cores.'),
+               hc.result('runtime_powershell', hc.WARN, 'pwsh not found.', 'Install PowerShell 7.'),
+               hc.result('tls', hc.FAIL, 'Intercepted.', 'Exempt the endpoint.', target='x.azure-automation.net:443'),
+               hc.result('log_folders', hc.WARN, 'Missing /var/log/x.', '')]
+    assert hc.report(results) == [
+        'FAIL: 1 ok, 2 warn, 1 fail',
+        'FAIL tls (x.azure-automation.net:443): Intercepted. Fix: Exempt the endpoint.',
+        'WARN runtime_powershell: pwsh not found. Fix: Install PowerShell 7.',
+        'WARN log_folders: Missing /var/log/x.',
+    ]
+    assert hc.report([]) == ['OK: 0 ok, 0 warn, 0 fail']
+
+
 def test_ok_result_has_empty_remediation():
     assert hc.result('x', hc.OK, 'fine', 'ignored')['remediation'] == ''
 

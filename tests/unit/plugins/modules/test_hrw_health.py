@@ -61,6 +61,7 @@ def test_healthy_worker_tree(worker_tree, capsys):
     assert checks['extension_status']['summary'] == 'Extension reports success (Enable succeeded).'
     assert result['changed'] is False
     assert result['summary'] == {'ok': 5, 'warn': 0, 'fail': 0, 'total': 5, 'status': 'ok'}
+    assert result['report'] == ['OK: 5 ok, 0 warn, 0 fail']
     assert 'topsecret' not in json.dumps(result)
 
 
@@ -68,8 +69,12 @@ def test_wrong_account_fails_the_task_and_still_returns_checks(worker_tree, caps
     other = 'https://other.jrds.emu.azure-automation.net/automationAccounts/other'
     rc, result = run_module(hrw_health.main, capsys, {'checks': ['extension_settings'], 'automation_account_url': other})
     assert rc == 1
-    assert result['msg'] == '1 health check(s) at or above fail: extension_settings (fail)'
+    # The message says what is wrong and how to fix it, not only which check failed.
+    assert result['msg'] == ('1 health check(s) at or above fail: FAIL extension_settings: AutomationAccountURL is %s, '
+                             'expected %s. Fix: The worker reports to another account: update the extension settings '
+                             '(hrw_register).' % (URL, other))
     assert result['checks'][0]['status'] == 'fail' and result['summary']['fail'] == 1
+    assert result['report'] == ['FAIL: 0 ok, 0 warn, 1 fail', result['msg'].split(': ', 1)[1]]
 
 
 @pytest.mark.parametrize('fail_on, rc', [('fail', 0), ('warn', 1), ('never', 0)])
