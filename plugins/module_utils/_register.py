@@ -147,6 +147,11 @@ class Registrar(object):
     def _present(self, spec, index):
         machine_id = spec.machine
         actions, before, after = [], {}, {}
+        # Everything that can refuse the request is read and decided before the first write, so a wrong machine id or a
+        # machine the extension cannot go on leaves no worker record behind.
+        machine = os_type = None
+        if self.params.get("install_extension", True):
+            machine, os_type = self._machine_for_extension(spec)
         record = index.find(spec.key)
         before["record"] = _record_view(record)
         if record is not None and record["group"].lower() != self.group.lower():
@@ -174,8 +179,8 @@ class Registrar(object):
         after["record"] = {"group": self.group, "worker_id": worker_id}
 
         extension = None
-        if self.params.get("install_extension", True):
-            extension = self._ensure_machine(spec, actions, before, after)
+        if machine is not None:
+            extension = self._ensure_machine(spec, machine, os_type, actions, before, after)
         result = {"vm_resource_id": machine_id.id, "worker_id": worker_id, "group": self.group, "changed": bool(actions),
                   "actions": actions, "extension": extension, "diff": {"before": before, "after": after}}
         if self.params.get("wait_for_heartbeat") and not self.check_mode:
@@ -187,26 +192,34 @@ class Registrar(object):
             raise StateError("Failed to register %s with worker_id '%s': it is already registered as worker '%s' (option "
                              "worker_id); omit worker_id or remove the record first" % (spec.machine.id, spec.worker_id, worker_id))
 
-    def _ensure_machine(self, spec, actions, before, after):
+    def _machine_for_extension(self, spec):
+        """The machine the extension goes on and its OS type; StateError when it cannot take the extension."""
         machine_id = spec.machine
         machine = self.machines.get(machine_id)
         if machine is None:
-            raise StateError("Failed to install the HybridWorker extension: %s does not exist (option vm_resource_id)"
-                             % MachineService.label(machine_id))
-        has_identity = MachineService.has_system_identity(machine)
-        before["system_identity"] = has_identity
-        after["system_identity"] = True
-        if not has_identity:
-            if not self.params.get("enable_system_identity", True):
-                raise StateError("Failed to install the HybridWorker extension on %s: it has no system-assigned managed identity "
-                                 "and enable_system_identity is false" % MachineService.label(machine_id))
-            actions.append("enable_system_identity")
-            if not self.check_mode:
-                self.machines.enable_system_identity(machine_id, machine)
+            hint = ("if the host's Connected Machine agent still says it is connected, its resource was deleted in Azure: "
+                    "run 'azcmagent disconnect --force-local-only' on the host and connect it again"
+                    if machine_id.kind == "arc" else "check the subscription, resource group and VM name")
+            raise StateError("Failed to install the HybridWorker extension: %s does not exist (option vm_resource_id); %s"
+                             % (MachineService.label(machine_id), hint))
+        if not MachineService.has_system_identity(machine) and not self.params.get("enable_system_identity", True):
+            raise StateError("Failed to install the HybridWorker extension on %s: it has no system-assigned managed identity "
+                             "and enable_system_identity is false" % MachineService.label(machine_id))
         os_type = spec.os_type or MachineService.os_type(machine)
         if os_type is None:
             raise StateError("Failed to choose the HybridWorker extension type for %s: its OS type is unknown; set os_type"
                              % MachineService.label(machine_id))
+        return machine, os_type
+
+    def _ensure_machine(self, spec, machine, os_type, actions, before, after):
+        machine_id = spec.machine
+        has_identity = MachineService.has_system_identity(machine)
+        before["system_identity"] = has_identity
+        after["system_identity"] = True
+        if not has_identity:
+            actions.append("enable_system_identity")
+            if not self.check_mode:
+                self.machines.enable_system_identity(machine_id, machine)
         existing = self.machines.get_extension(machine_id)
         url = self.automation.hybrid_service_url()
         desired = desired_extension(os_type, url, machine.get("location"), self.options, existing)

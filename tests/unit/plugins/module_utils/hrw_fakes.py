@@ -151,7 +151,10 @@ class FakeMachines(object):
 
     def add(self, machine_id, os_type="Linux", identity=True, location="westeurope"):
         kind_vm = "/microsoft.compute/" in machine_id.lower()
-        props = {"storageProfile": {"osDisk": {"osType": os_type}}} if kind_vm else {"osType": os_type.lower()}
+        if os_type is None:  # a machine that does not say its OS
+            props = {}
+        else:
+            props = {"storageProfile": {"osDisk": {"osType": os_type}}} if kind_vm else {"osType": os_type.lower()}
         self.machines[machine_id.lower()] = {"id": machine_id, "location": location, "properties": props,
                                              "identity": {"type": "SystemAssigned"} if identity else None}
 

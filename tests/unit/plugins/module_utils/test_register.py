@@ -111,14 +111,30 @@ def test_identity_is_enabled_for_arc_machine(world):
     assert result["extension"]["type"] == "HybridWorkerForWindows"
 
 
-def test_identity_missing_and_not_allowed(world):
+def test_identity_missing_and_not_allowed_writes_nothing(world):
     with pytest.raises(StateError, match="enable_system_identity"):
         run(world, vm_resource_id=arc_id("srv1"), enable_system_identity=False)
+    assert writes(world) == []
 
 
-def test_missing_machine_fails_naming_the_option(world):
-    with pytest.raises(StateError, match="vm_resource_id"):
+def test_missing_machine_fails_naming_the_option_and_writes_nothing(world):
+    with pytest.raises(StateError, match="does not exist \\(option vm_resource_id\\); check the subscription"):
         run(world, vm_resource_id=vm_id("ghost"))
+    assert writes(world) == []  # no worker record left pointing at a machine that is not there
+
+
+def test_deleted_arc_machine_says_how_to_reconnect_the_agent(world):
+    # The agent on the host still reports this id, but the resource was deleted in Azure.
+    with pytest.raises(StateError, match="azcmagent disconnect --force-local-only"):
+        run(world, vm_resource_id=arc_id("deleted"))
+    assert writes(world) == []
+
+
+def test_unknown_os_type_writes_nothing(world):
+    world[1].add(arc_id("bare"), os_type=None)
+    with pytest.raises(StateError, match="set os_type"):
+        run(world, vm_resource_id=arc_id("bare"))
+    assert writes(world) == []
 
 
 def test_missing_group_fails_naming_the_option(world):
