@@ -19,6 +19,13 @@ tests/lab/emulator.sh start
 # shellcheck source=/dev/null
 . <(python3 tests/tools/emulator_env.py "$STATE/emulator.json" "$STATE/ca-bundle.pem")
 
+# Molecule keeps its state (instances created, scenarios converged) in an ephemeral directory that by default is named
+# after the project folder's base name under ~/.ansible/tmp, so every clone called "main" would share it, and an
+# interrupted run would make the next one skip `create`. Keep it with this lab instance and start it empty, like the
+# emulator.
+export MOLECULE_EPHEMERAL_DIRECTORY="$STATE/molecule"
+rm -rf "$MOLECULE_EPHEMERAL_DIRECTORY"
+
 scripts/sync-build.sh
 # Verbose on purpose: the run must not show the service principal secret (used by azcmagent connect) even then.
 LOG="$STATE/molecule.log"
