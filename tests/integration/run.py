@@ -1,13 +1,17 @@
 """Run the cloud-side integration targets against a fresh local Azure emulator.
 
-Usage: python tests/integration/run.py [TARGET ...]     (default: every target whose aliases say cloud/azure, not hidden)
+Usage: python tests/integration/run.py [--jobs N] [TARGET ...]
+       (default: every target whose aliases say cloud/azure, not hidden; N targets at a time, default 4)
 
-Starts `hrw-emulator serve` on 127.0.0.1 with its state in a temporary folder, passes its ready line to each target as the
-`hrw_test_*` extra variables described in tests/integration/README.md, runs each target as a role with ansible-playbook
-(the collection from ANSIBLE_COLLECTIONS_PATH, .build by default), stops the emulator, and prints one line per target and
-a closing "integration: N passed, N failed".
+Each target gets an emulator of its own (`hrw-emulator serve` on 127.0.0.1, state in a temporary folder), so targets can
+run side by side and a target's request-log checks see only its own requests. The emulator's ready line reaches the
+target as the `hrw_test_*` extra variables described in tests/integration/README.md; the target runs as a role with
+ansible-playbook (the collection from ANSIBLE_COLLECTIONS_PATH, .build by default). Prints one line per target as it
+ends and a closing "integration: N passed, N failed".
 """
 
+import argparse
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -31,6 +35,9 @@ def aliases(target):
 
 def selected_targets(names):
     if names:
+        unknown = [name for name in names if not (TARGETS / name).is_dir()]
+        if unknown:
+            raise SystemExit("integration: no such target: %s (see %s)" % (", ".join(unknown), TARGETS))
         return [TARGETS / name for name in names]
     return [t for t in sorted(TARGETS.iterdir()) if t.is_dir() and "cloud/azure" in aliases(t) and "hidden" not in aliases(t)]
 
@@ -64,8 +71,17 @@ def run_target(target, workdir, extra_vars, env):
     return rc, time.monotonic() - started, log
 
 
-def main(names):
-    workdir = pathlib.Path(tempfile.mkdtemp(prefix="hrw-integration-"))
+def stop_emulator(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def run_isolated(target, workdir):
+    """Start an emulator for ``target``, run it, stop the emulator: (rc, seconds, log text)."""
+    workdir.mkdir()
     proc, ready = start_emulator(workdir)
     try:
         extra_vars = workdir / "vars.json"
@@ -75,27 +91,47 @@ def main(names):
                    REQUESTS_CA_BUNDLE=str(ca_bundle(workdir, ready)),
                    ANSIBLE_ROLES_PATH=str(TARGETS),
                    ANSIBLE_COLLECTIONS_PATH=os.environ.get("ANSIBLE_COLLECTIONS_PATH", str(ROOT / ".build")),
+                   ANSIBLE_LOCAL_TEMP=str(workdir / "ansible-tmp"),
                    ANSIBLE_NOCOLOR="1")
         for key in [k for k in env if k.startswith("AZURE_")]:
             del env[key]  # the targets pass every connection option; nothing may point elsewhere
-        passed, failed = [], []
-        for target in selected_targets(names):
-            rc, seconds, log = run_target(target, workdir, extra_vars, env)
-            recap = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("localhost ")]
-            print("%-18s %s in %5.1fs  %s" % (target.name, "PASS" if rc == 0 else "FAIL", seconds, recap[-1] if recap else ""))
-            if rc != 0:
-                failed.append(target.name)
-                print("".join("    | " + line + "\n" for line in log.read_text(errors="replace").splitlines()[-40:]))
-            else:
-                passed.append(target.name)
-        print("integration: %d passed, %d failed" % (len(passed), len(failed)))
-        return 1 if failed else 0
+        rc, seconds, log = run_target(target, workdir, extra_vars, env)
+        return rc, seconds, log.read_text(errors="replace")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_emulator(proc)
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description="Run the integration targets against local Azure emulators.")
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("HRW_INTEGRATION_JOBS", "4")),
+                        help="targets run at the same time, each with its own emulator (default 4)")
+    parser.add_argument("targets", nargs="*")
+    args = parser.parse_args(argv)
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="hrw-integration-"))
+    started = time.monotonic()
+    passed, failed = [], []
+    try:
+        targets = selected_targets(args.targets)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            futures = {pool.submit(run_isolated, target, workdir / target.name): target for target in targets}
+            for future in concurrent.futures.as_completed(futures):
+                target = futures[future]
+                try:
+                    rc, seconds, text = future.result()
+                except (OSError, SystemExit, ValueError) as exc:
+                    rc, seconds, text = 1, 0.0, "the target could not start: %s" % exc
+                recap = [line for line in text.splitlines() if line.startswith("localhost ")]
+                print("%-18s %s in %5.1fs  %s" % (target.name, "PASS" if rc == 0 else "FAIL", seconds,
+                                                   recap[-1] if recap else ""), flush=True)
+                if rc != 0:
+                    failed.append(target.name)
+                    print("".join("    | " + line + "\n" for line in text.splitlines()[-40:]), flush=True)
+                else:
+                    passed.append(target.name)
+        print("integration: %d passed, %d failed in %.0fs (%d at a time)"
+              % (len(passed), len(failed), time.monotonic() - started, max(1, args.jobs)))
+        return 1 if failed or not targets else 0
+    finally:
         if not os.environ.get("HRW_KEEP_INTEGRATION_DIR"):
             shutil.rmtree(workdir, ignore_errors=True)
 
