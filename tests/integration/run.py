@@ -121,8 +121,8 @@ def main(argv):
                 except (OSError, SystemExit, ValueError) as exc:
                     rc, seconds, text = 1, 0.0, "the target could not start: %s" % exc
                 recap = [line for line in text.splitlines() if line.startswith("localhost ")]
-                print("%-18s %s in %5.1fs  %s" % (target.name, "PASS" if rc == 0 else "FAIL", seconds,
-                                                   recap[-1] if recap else ""), flush=True)
+                verdict = "PASS" if rc == 0 else "FAIL"
+                print("%-18s %s in %5.1fs  %s" % (target.name, verdict, seconds, recap[-1] if recap else ""), flush=True)
                 if rc != 0:
                     failed.append(target.name)
                     print("".join("    | " + line + "\n" for line in text.splitlines()[-40:]), flush=True)

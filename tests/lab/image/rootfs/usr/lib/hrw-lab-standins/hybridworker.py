@@ -26,6 +26,9 @@ UNIT_NAME = "hwd.service"
 UNIT_PATH = os.path.join("/etc/systemd/system", UNIT_NAME)
 SOURCE_DIR = "/usr/lib/hrw-lab-standins"
 DEFAULT_VERSION = "1.1"
+# Azure installs the newest build of the requested major.minor: typeHandlerVersion "1.1" lands in a "-1.1.<build>" folder.
+# The stand-in plays build 13 (PowerShell 7.2 and Python 3.10 runbooks need 1.1.11 or later).
+STANDIN_BUILD = "13"
 
 UNIT_TEMPLATE = """\
 # STAND-IN FOR LAB TESTS - written by the extd stand-in, not by Microsoft's HybridWorkerForLinux extension.
@@ -52,6 +55,11 @@ WantedBy=multi-user.target
 
 class InstallError(Exception):
     """The extension could not be installed; the message goes to the agent channel."""
+
+
+def full_version(requested):
+    """'1.1' -> '1.1.13'; a version that already names its build is kept."""
+    return requested if requested.count(".") >= 2 else f"{requested}.{STANDIN_BUILD}"
 
 
 def install_dir(version):
@@ -100,7 +108,7 @@ def write_text(path, text, mode=0o644, owner=None):
 
 def install(ext, sequence):
     """Install or reconfigure hwd for this extension; return the installed version."""
-    version = ext.get("typeHandlerVersion") or DEFAULT_VERSION
+    version = full_version(ext.get("typeHandlerVersion") or DEFAULT_VERSION)
     settings = ext.get("settings") or {}
     if not settings.get("AutomationAccountURL"):
         raise InstallError("AutomationAccountURL is missing from the extension settings")
