@@ -243,7 +243,7 @@ report:
   sample:
     - "WARN: 17 ok, 1 warn, 0 fail"
     - "WARN runtime_powershell: pwsh not found: PowerShell runbooks cannot run on this worker. Fix: Install PowerShell 7
-      (packages.microsoft.com) if this worker runs PowerShell runbooks."
+      (package powershell) if the worker runs PowerShell runbooks."
 endpoints:
   description: The C(host:port) endpoints the network checks used.
   returned: always
