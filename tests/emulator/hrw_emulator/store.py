@@ -11,10 +11,12 @@ from pathlib import Path
 
 
 def new_config(location="westeurope"):
+    # HRW_EMULATOR_CLIENT_SECRET lets a test choose an awkward secret (a leading "-", shell characters) on purpose;
+    # by default it is random, like Entra's.
     return {
         "tenant_id": str(uuid.uuid4()),
         "client_id": str(uuid.uuid4()),
-        "client_secret": secrets.token_urlsafe(24),
+        "client_secret": os.environ.get("HRW_EMULATOR_CLIENT_SECRET") or secrets.token_urlsafe(24),
         "subscription_id": str(uuid.uuid4()),
         "resource_group": "hrw-rg",
         "automation_account": "hrw-aa",

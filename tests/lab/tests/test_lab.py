@@ -80,17 +80,35 @@ def test_up_twice_leaves_one_wired_host(lab_host, emulator, timings):
 
 
 def test_connect_with_a_wrong_secret_fails_without_echoing_it(lab_host, emulator):
-    wrong = "wrong-" + uuid.uuid4().hex
+    # A leading "-" on purpose: like the real agent's flag parser, the stand-in takes the next argument as the value,
+    # so this is an authentication failure (exit 1), not a usage error (exit 2).
+    wrong = "-wrong-" + uuid.uuid4().hex
     proc = lab_host.ssh(connect_command(emulator, secret=wrong), check=False)
-    assert proc.returncode != 0
+    assert proc.returncode == 1, proc.stderr
     assert "token" in proc.stderr.lower()
     assert wrong not in proc.stdout + proc.stderr
     assert show(lab_host)["status"] == "Disconnected"
 
 
+def test_connect_reads_the_service_principal_from_a_config_file(lab_host, emulator):
+    bad = lab_host.ssh("azcmagent connect --config /nonexistent.json", check=False)
+    assert bad.returncode == 2 and "/nonexistent.json" in bad.stderr
+    lab_host.ssh("umask 077 && printf '%s' " + shlex.quote(json.dumps({"bogus-option": "x"})) + " > /root/bad.json")
+    bad = lab_host.ssh("azcmagent connect --config /root/bad.json", check=False)
+    assert bad.returncode == 2 and "bogus-option" in bad.stderr
+    assert show(lab_host)["status"] == "Disconnected"
+
+
 def test_azcmagent_connect_creates_the_arc_machine(lab_host, emulator):
     STATE["connect_started"] = time.monotonic()
-    proc = lab_host.ssh(connect_command(emulator))
+    # The service principal from --config (Microsoft's advice: keep the secret off the command line); the rest as flags.
+    config = json.dumps({"service-principal-id": emulator["client_id"], "service-principal-secret": emulator["client_secret"]})
+    lab_host.ssh("umask 077 && printf '%s' " + shlex.quote(config) + " > /root/sp.json")
+    proc = lab_host.ssh(shlex.join([
+        "azcmagent", "connect", "--config", "/root/sp.json", "--tenant-id", emulator["tenant_id"],
+        "--subscription-id", emulator["subscription_id"], "--resource-group", emulator["resource_group"],
+        "--location", emulator["location"]]))
+    lab_host.ssh("rm -f /root/sp.json /root/bad.json")
     assert emulator["client_secret"] not in proc.stdout + proc.stderr
     status = show(lab_host)
     expected_id = (f"/subscriptions/{emulator['subscription_id']}/resourceGroups/{emulator['resource_group']}"
