@@ -40,6 +40,17 @@ gate_shellcheck() {
   mapfile -t files < <(repo_files '*.sh')
   echo "shellcheck: ${#files[@]} file(s)"
   [ ${#files[@]} -eq 0 ] || shellcheck -x "${files[@]}"
+  # A clean clone takes file modes from git's index: every script that is run (not sourced, as lib/*.sh are) must be
+  # executable there, or the README's own commands say "Permission denied" on a fresh machine.
+  local mode file bad=0
+  while read -r mode _ _ file; do
+    case "$file" in */lib/*) continue ;; esac
+    if [ "$mode" != 100755 ]; then
+      echo "not executable in git: $file (mode $mode); fix: git update-index --chmod=+x $file" >&2
+      bad=1
+    fi
+  done < <(git ls-files -s -- '*.sh' .ci/run)
+  return "$bad"
 }
 
 gate_ps1-parse() { python tests/tools/ps1_parse_check.py; }
