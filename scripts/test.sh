@@ -39,10 +39,11 @@ repo_files() { git ls-files -co --exclude-standard -- "$@"; }
 gate_shellcheck() {
   mapfile -t files < <(repo_files '*.sh')
   echo "shellcheck: ${#files[@]} file(s)"
-  [ ${#files[@]} -eq 0 ] || shellcheck -x "${files[@]}"
+  local bad=0
+  [ ${#files[@]} -eq 0 ] || shellcheck -x "${files[@]}" || bad=1
   # A clean clone takes file modes from git's index: every script that is run (not sourced, as lib/*.sh are) must be
   # executable there, or the README's own commands say "Permission denied" on a fresh machine.
-  local mode file bad=0
+  local mode file
   while read -r mode _ _ file; do
     case "$file" in */lib/*) continue ;; esac
     if [ "$mode" != 100755 ]; then
@@ -149,7 +150,8 @@ EOF
   ls "$ee/context"
 }
 
-# The gates above can fail: break a scratch copy in one way each (doc reference, lint rule, .ps1 syntax) and see it caught.
+# The gates above can fail: break a scratch copy in one way each (doc reference, lint rule, .ps1 syntax, shell warning,
+# a script not executable in git) and see it caught.
 gate_gate-selftest() {
   scripts/sync-build.sh
   python -m pytest -q -p no:cacheprovider tests/tools/test_gates_catch_breakage.py tests/tools/test_failure_excerpt.py

@@ -17,7 +17,7 @@ tests/lab/emulator.sh stop >/dev/null 2>&1 || true
 rm -rf "$STATE/emulator"
 # An awkward client secret on purpose: one that starts with "-" (a random URL-safe secret does, 1 time in 64, and a
 # command-line parser may take it for an option) and holds shell and JSON characters.
-HRW_EMULATOR_CLIENT_SECRET="-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')~.\$'\"x"
+HRW_EMULATOR_CLIENT_SECRET=$(python3 -c 'import secrets; print("-" + secrets.token_urlsafe(18) + "~.$\x27\"x")')
 export HRW_EMULATOR_CLIENT_SECRET
 tests/lab/emulator.sh start
 unset HRW_EMULATOR_CLIENT_SECRET

@@ -69,3 +69,48 @@ def test_ps1_gate_catches_a_syntax_error(collection):
     result = run([sys.executable, str(PS1_CHECK), str(collection / "plugins")], cwd=collection)
     assert result.returncode == 1
     assert scripts[0].name in result.stdout
+
+
+def scratch_repo(tmp_path, script_text, executable=True):
+    """A git repo holding scripts/test.sh (the real one), a set-up that does nothing, and one script to check."""
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / "tests" / "tools").mkdir(parents=True)
+    shutil.copy2(ROOT / "scripts" / "test.sh", repo / "scripts" / "test.sh")
+    shutil.copy2(ROOT / "tests" / "tools" / "failure_excerpt.py", repo / "tests" / "tools" / "failure_excerpt.py")
+    (repo / "scripts" / "setup.sh").write_text("#!/usr/bin/env bash\nexit 0\n")
+    (repo / "scripts" / "setup.sh").chmod(0o755)
+    tool = repo / "scripts" / "tool.sh"
+    tool.write_text(script_text)
+    tool.chmod(0o755 if executable else 0o644)
+    run(["git", "init", "-q"], cwd=repo)
+    run(["git", "add", "-A"], cwd=repo)
+    return repo
+
+
+def shellcheck_gate(repo):
+    return run(["bash", "scripts/test.sh", "shellcheck"], cwd=repo)
+
+
+CLEAN_SCRIPT = '#!/usr/bin/env bash\nset -euo pipefail\necho "hello"\n'
+
+
+def test_shellcheck_gate_passes_a_clean_executable_script(tmp_path):
+    result = shellcheck_gate(scratch_repo(tmp_path, CLEAN_SCRIPT))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "gates: 1 passed, 0 failed" in result.stdout
+
+
+def test_shellcheck_gate_catches_a_shellcheck_warning(tmp_path):
+    # SC2089/SC2090: what once slipped through this gate (and was caught by ansible-test's own shellcheck instead).
+    broken = CLEAN_SCRIPT + "X=\"a\\$'\\\"b\"\nexport X\n"
+    result = shellcheck_gate(scratch_repo(tmp_path, broken))
+    assert result.returncode != 0
+    assert "failed gates: shellcheck" in result.stdout
+    assert "SC2089" in (tmp_path / "repo" / "tests" / "output" / "gates" / "shellcheck.log").read_text()
+
+
+def test_shellcheck_gate_catches_a_script_that_is_not_executable_in_git(tmp_path):
+    result = shellcheck_gate(scratch_repo(tmp_path, CLEAN_SCRIPT, executable=False))
+    assert result.returncode != 0
+    assert "not executable in git: scripts/tool.sh" in result.stdout
