@@ -39,9 +39,14 @@ def automation_client(emulator):
                             connection_verify=emulator["ca_bundle"])
 
 
-def connect_command(emulator, secret=None, name=None):
-    args = ["azcmagent", "connect", "--service-principal-id", emulator["client_id"],
-            "--service-principal-secret", secret or emulator["client_secret"], "--tenant-id", emulator["tenant_id"],
+def connect_command(emulator, secret=None, name=None, config=None):
+    """azcmagent connect with the service principal as flags, or from the file ``config`` when given."""
+    if config:
+        credentials = ["--config", config]
+    else:
+        credentials = ["--service-principal-id", emulator["client_id"],
+                       "--service-principal-secret", secret or emulator["client_secret"]]
+    args = ["azcmagent", "connect", *credentials, "--tenant-id", emulator["tenant_id"],
             "--subscription-id", emulator["subscription_id"], "--resource-group", emulator["resource_group"],
             "--location", emulator["location"]]
     if name:
@@ -104,10 +109,7 @@ def test_azcmagent_connect_creates_the_arc_machine(lab_host, emulator):
     # The service principal from --config (Microsoft's advice: keep the secret off the command line); the rest as flags.
     config = json.dumps({"service-principal-id": emulator["client_id"], "service-principal-secret": emulator["client_secret"]})
     lab_host.ssh("umask 077 && printf '%s' " + shlex.quote(config) + " > /root/sp.json")
-    proc = lab_host.ssh(shlex.join([
-        "azcmagent", "connect", "--config", "/root/sp.json", "--tenant-id", emulator["tenant_id"],
-        "--subscription-id", emulator["subscription_id"], "--resource-group", emulator["resource_group"],
-        "--location", emulator["location"]]))
+    proc = lab_host.ssh(connect_command(emulator, config="/root/sp.json"))
     lab_host.ssh("rm -f /root/sp.json /root/bad.json")
     assert emulator["client_secret"] not in proc.stdout + proc.stderr
     status = show(lab_host)
