@@ -2,13 +2,14 @@
 # Copyright (c) azure_automation.hybrid_worker contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Decision rules of ``hrw_health``: facts in, check results out.
+"""The one rule engine of ``hrw_health``, for Linux and Windows hosts: facts in, check results out.
 
 PRIVATE TO THIS COLLECTION: no compatibility promise for code outside it.
 
-Every function here is pure (no I/O) so that each pass/warn/fail decision is unit-tested.
-``plugins/module_utils/_HybridWorkerHost.psm1`` mirrors these rules for Windows with the same check ids.
-Runs on the managed host: Python 3.8+, standard library only.
+Every function here is pure (no I/O) so that each pass/warn/fail decision is unit-tested. ``evaluate`` takes the facts a
+host probe returned (shape: _host_facts.SCHEMA; Linux _host_probe.gather, Windows hrw_host_probe.ps1) and applies every
+rule, threshold and remediation text; the probes decide nothing. The action plugin runs it on the controller; the module
+hrw_health.py runs it in-process when it is executed directly. Python 3.8+, standard library only.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,19 +18,18 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_facts
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._host_facts import (  # noqa: F401 (re-exported)
+    parse_endpoint, parse_key_value_file, redact_url)
+
 OK = 'ok'
 WARN = 'warn'
 FAIL = 'fail'
 _RANK = {OK: 0, WARN: 1, FAIL: 2}
 
-# Order in which checks run and are reported. Keep in sync with hrw_health DOCUMENTATION, docs/hrw_health_checks.md
-# and _HybridWorkerHost.psm1.
-CHECK_IDS = (
-    'cpu_cores', 'memory', 'disk_space', 'os_supported',
-    'dns', 'tcp_connect', 'tls', 'clock_skew', 'proxy',
-    'worker_service', 'worker_user', 'extension_install', 'extension_settings', 'extension_status', 'log_folders',
-    'runtime_powershell', 'runtime_python', 'runtime_paths', 'v1_remnants',
-)
+# Order in which checks run and are reported (defined with the facts schema). hrw_health DOCUMENTATION and
+# docs/hrw_health_checks.md are checked against it by tests/unit/plugins/module_utils/test_host_engine.py.
+CHECK_IDS = _host_facts.CHECK_IDS
 
 # Issuers Azure front ends chain to (root CAs and the organisations of the Azure TLS issuing CAs).
 # Matched case-insensitively as substrings of the CN/O of every certificate name the handshake exposes.
@@ -51,6 +51,11 @@ CLOCK_SKEW_FAIL_SECONDS = 300
 # First extension version that runs PowerShell 7.2 and Python 3.10 runbooks (DOMAIN.md section 9).
 EXTENSION_RUNTIME_VERSION = (1, 1, 11)
 
+# Windows: Windows Server 2012 (NT 6.2) or later; workstations only as Windows 10/11.
+WINDOWS_MIN_VERSION = (6, 2)
+WINDOWS_CLIENTS = re.compile(r'Windows 1[01]')
+WINDOWS_EVENT_LOG = 'Microsoft-SMA/Operational'
+
 # (os-release ID, major version) pairs Microsoft lists for extension-based workers.
 SUPPORTED_OS = {
     'debian': ('8', '9', '10', '11', '12'),
@@ -64,6 +69,53 @@ SUPPORTED_MACHINES = ('x86_64', 'amd64')
 # OpenSSL verify codes that say "this chain ends in a CA you do not trust".
 _UNTRUSTED_CHAIN_CODES = (2, 18, 19, 20, 21)
 _HOSTNAME_MISMATCH_CODE = 62
+
+
+# Remediations (and a few summaries) that differ between the two OSes; the rest is shared.
+_TEXT = {
+    'linux': {
+        'cpu_unknown': 'Check /proc/cpuinfo or nproc by hand.',
+        'memory_unknown': 'Check /proc/meminfo by hand.',
+        'disk_unknown': 'Check df by hand.',
+        'tcp_proxy_hint': ' A proxy is configured on this host: the worker uses the extension setting Proxy_URL; '
+                          'pass proxy_url to test through it.',
+        'tls_expected_invalid': 'Update the CA bundle (ca-certificates) so it contains the DigiCert/Microsoft roots, and check the clock.',
+        'tls_intercepted_invalid': 'Exempt *.azure-automation.net from TLS inspection, or add the proxy CA to the system trust store '
+                                   '(update-ca-certificates) and to expected_issuers.',
+        'clock_unknown': 'Check time synchronisation (timedatectl / chrony) by hand.',
+        'clock_fix': 'Synchronise the clock with NTP (systemd-timesyncd or chrony); token validation fails beyond a few minutes.',
+        'service_enable': 'systemctl enable %s (or re-enable the extension).',
+        'service_start': 'Start it (systemctl start %s); if it is missing, (re)install the HybridWorkerExtension.',
+        'pwsh_missing': 'pwsh not found: PowerShell runbooks cannot run on this worker.',
+        'pwsh_install': 'Install PowerShell 7 (package powershell) if the worker runs PowerShell runbooks.',
+        'paths_broken': 'Fix the path in /etc/environment (hrw_modules runtime_paths) and restart the worker.',
+        'paths_unset': 'Set them in /etc/environment (hrw_modules runtime_paths) and restart the worker.',
+        'v1_running': 'After the V2 worker heartbeats, deregister V1 (onboarding.py --deregister) and purge the OMS agent.',
+        'v1_leftovers': 'Deregister V1 if it is still registered, then remove the OMS agent (onboard_agent.sh --purge) and its files.',
+    },
+    'windows': {
+        'cpu_unknown': 'Check the processor count by hand.',
+        'memory_unknown': 'Check the memory size by hand.',
+        'disk_unknown': 'Check the free space by hand.',
+        'tcp_proxy_hint': ' A proxy is configured on this host: the worker uses the extension proxy settings; '
+                          'pass proxy_url to test through it.',
+        'tls_expected_invalid': 'Update the trusted root certificates (Windows Update / certutil -generateSSTFromWU) so they contain '
+                                'the DigiCert/Microsoft roots, and check the clock.',
+        'tls_intercepted_invalid': 'Exempt *.azure-automation.net from TLS inspection, or add the proxy CA to the machine trust store '
+                                   'and to expected_issuers.',
+        'clock_unknown': 'Check time synchronisation (w32tm /query /status) by hand.',
+        'clock_fix': 'Synchronise the clock (w32tm /resync); token validation fails beyond a few minutes.',
+        'service_enable': 'Set-Service -Name %s -StartupType Automatic (or re-enable the extension).',
+        'service_start': 'Start it (Start-Service %s); if it is missing, (re)install the HybridWorkerExtension.',
+        'pwsh_missing': 'pwsh not found: PowerShell 7 runbooks cannot run on this worker.',
+        'pwsh_install': 'Install PowerShell 7 if the worker runs PowerShell 7 runbooks.',
+        'paths_broken': 'Fix the machine environment variable (hrw_modules runtime_paths) and restart the worker.',
+        'paths_unset': 'Set them as machine environment variables (hrw_modules runtime_paths) and restart the worker.',
+        'v1_running': 'After the V2 worker heartbeats, run Remove-HybridRunbookWorker and remove the Microsoft Monitoring Agent.',
+        'v1_leftovers': 'Run Remove-HybridRunbookWorker if it is still registered, then delete '
+                        'HKLM:\\SOFTWARE\\Microsoft\\HybridRunbookWorker and remove the agent.',
+    },
+}
 
 
 def result(check_id, status, summary, remediation='', target=None, details=None):
@@ -127,33 +179,6 @@ def failing(results, fail_on):
 
 # ---------------------------------------------------------------------------------------------------- small parsers
 
-def parse_key_value_file(text):
-    """Parse /etc/environment or /etc/os-release: KEY=value lines, optional quotes, '#' comments, optional 'export '."""
-    values = {}
-    for line in (text or '').splitlines():
-        line = line.strip()
-        if not line or line.startswith('#') or '=' not in line:
-            continue
-        if line.startswith('export '):
-            line = line[len('export '):].strip()
-        key, value = line.split('=', 1)
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in '"\'':
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
-
-
-_URL_CREDENTIALS = re.compile(r'(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@')
-
-
-def redact_url(value):
-    """Hide ``user:password@`` in a proxy URL."""
-    if value is None:
-        return None
-    return _URL_CREDENTIALS.sub(lambda m: m.group('scheme') + '***@', value)
-
-
 def parse_version(text):
     """'1.1.11' / 'v7.4.2' / 'Python 3.11.2' -> (1, 1, 11). Empty tuple when no number."""
     match = re.search(r'(\d+(?:\.\d+)*)', text or '')
@@ -177,19 +202,19 @@ def issuer_matches(names, expected_issuers):
 
 # ---------------------------------------------------------------------------------------------------- host size, OS
 
-def check_cpu_cores(cores, minimum=MIN_CPU_CORES):
+def check_cpu_cores(cores, minimum=MIN_CPU_CORES, os_family='linux'):
     if cores is None:
-        return result('cpu_cores', WARN, 'Could not count the CPU cores.', 'Check /proc/cpuinfo or nproc by hand.')
+        return result('cpu_cores', WARN, 'Could not count the CPU cores.', _TEXT[os_family]['cpu_unknown'])
     if cores >= minimum:
         return result('cpu_cores', OK, '%d CPU cores (minimum %d).' % (cores, minimum))
     return result('cpu_cores', FAIL, '%d CPU core(s), below the documented minimum of %d.' % (cores, minimum),
                   'Give the machine at least %d cores (Hybrid Runbook Worker prerequisites).' % minimum)
 
 
-def check_memory(total_mb, minimum_mb=MIN_MEMORY_MB):
+def check_memory(total_mb, minimum_mb=MIN_MEMORY_MB, os_family='linux'):
     """The kernel reserves part of RAM, so a 4 GB machine reports a little less: warn down to 90 %% of the minimum."""
     if total_mb is None:
-        return result('memory', WARN, 'Could not read the memory size.', 'Check /proc/meminfo by hand.')
+        return result('memory', WARN, 'Could not read the memory size.', _TEXT[os_family]['memory_unknown'])
     if total_mb >= minimum_mb:
         return result('memory', OK, '%d MB of memory (minimum %d MB).' % (total_mb, minimum_mb))
     if total_mb >= minimum_mb * 0.9:
@@ -199,9 +224,9 @@ def check_memory(total_mb, minimum_mb=MIN_MEMORY_MB):
                   'Give the machine at least %d MB of RAM.' % minimum_mb)
 
 
-def check_disk_space(path, free_mb, minimum_mb=MIN_DISK_FREE_MB):
+def check_disk_space(path, free_mb, minimum_mb=MIN_DISK_FREE_MB, os_family='linux'):
     if free_mb is None:
-        return result('disk_space', WARN, 'Could not read the free space of %s.' % path, 'Check df by hand.', target=path)
+        return result('disk_space', WARN, 'Could not read the free space of %s.' % path, _TEXT[os_family]['disk_unknown'], target=path)
     if free_mb < minimum_mb:
         return result('disk_space', FAIL, '%d MB free on %s, below %d MB.' % (free_mb, path, minimum_mb),
                       'Free disk space on %s: the extension, runtimes, job sandboxes and logs live there.' % path, target=path)
@@ -230,6 +255,23 @@ def check_os_supported(os_release, machine):
                   'Check the current supported OS list of extension-based Hybrid Runbook Workers.')
 
 
+def check_windows_supported(caption, version, architecture, product_type):
+    """Win32_OperatingSystem Caption, Version ('10.0.20348'), OSArchitecture ('64-bit'), ProductType (1 = workstation)."""
+    if architecture and '64' not in architecture:
+        return result('os_supported', FAIL, '%s on %s: the worker needs x64.' % (caption, architecture),
+                      'Use an x64 machine; the Hybrid Worker extension is published for x64 only.')
+    numbers = parse_version(version)
+    if not numbers:
+        return result('os_supported', WARN, 'Could not read the Windows version.', 'Check the OS version by hand.')
+    if numbers < WINDOWS_MIN_VERSION:
+        return result('os_supported', WARN, '%s (%s) is older than Windows Server 2012.' % (caption, version),
+                      'Use Windows Server 2012 or later.')
+    if product_type == 1 and not WINDOWS_CLIENTS.search(caption or ''):
+        return result('os_supported', WARN, '%s (%s) is not in the documented list.' % (caption, version),
+                      'Check the current supported OS list of extension-based Hybrid Runbook Workers.')
+    return result('os_supported', OK, '%s (%s, %s) is supported.' % (caption, version, architecture))
+
+
 # ---------------------------------------------------------------------------------------------------- network
 
 def check_dns(host, addresses, error=None):
@@ -240,7 +282,7 @@ def check_dns(host, addresses, error=None):
     return result('dns', OK, '%s resolves to %s.' % (host, ', '.join(addresses)), target=host)
 
 
-def check_tcp_connect(host, port, error=None, elapsed_ms=None, proxy_configured=False, via=None):
+def check_tcp_connect(host, port, error=None, elapsed_ms=None, proxy_configured=False, via=None, os_family='linux'):
     """``via``: the (redacted) proxy URL when the connection goes through a CONNECT tunnel."""
     target = '%s:%d' % (host, port)
     route = ' through proxy %s' % via if via else ''
@@ -249,8 +291,7 @@ def check_tcp_connect(host, port, error=None, elapsed_ms=None, proxy_configured=
             return result('tcp_connect', FAIL, 'Cannot open TCP %s%s: %s.' % (target, route, error),
                           'Check the proxy URL and credentials, and that the proxy allows CONNECT to *.azure-automation.net:%d.' % port,
                           target=target)
-        hint = ' A proxy is configured on this host: the worker uses the extension setting Proxy_URL; pass proxy_url to test through it.' \
-            if proxy_configured else ''
+        hint = _TEXT[os_family]['tcp_proxy_hint'] if proxy_configured else ''
         return result('tcp_connect', FAIL, 'Cannot open TCP %s: %s.%s' % (target, error, hint),
                       'Allow outbound TCP %d to *.azure-automation.net (service tag GuestAndHybridManagement) '
                       'in host and network firewalls.' % port, target=target)
@@ -258,7 +299,7 @@ def check_tcp_connect(host, port, error=None, elapsed_ms=None, proxy_configured=
                   target=target)
 
 
-def check_tls(host, port, facts, expected_issuers=DEFAULT_EXPECTED_ISSUERS):
+def check_tls(host, port, facts, expected_issuers=DEFAULT_EXPECTED_ISSUERS, os_family='linux'):
     """Decide on a TLS probe.
 
     ``facts`` (from _host_probe.probe_tls): ``handshake_error`` (no TLS at all), ``verified`` (bool), ``verify_code`` and
@@ -287,27 +328,25 @@ def check_tls(host, port, facts, expected_issuers=DEFAULT_EXPECTED_ISSUERS):
     if matched:
         return result('tls', FAIL, 'Certificate of %s from %s does not validate (%s); it does not look like interception.'
                       % (target, issuer, message),
-                      'Update the CA bundle (ca-certificates) so it contains the DigiCert/Microsoft roots, and check the clock.',
-                      target=target, details=details)
+                      _TEXT[os_family]['tls_expected_invalid'], target=target, details=details)
     if code in _UNTRUSTED_CHAIN_CODES or code == _HOSTNAME_MISMATCH_CODE:
         return result('tls', FAIL, 'Certificate of %s does not validate (%s) and is issued by %s, not by an expected issuer: '
                       'this looks like a TLS-intercepting proxy.' % (target, message, issuer),
-                      'Exempt *.azure-automation.net from TLS inspection, or add the proxy CA to the system trust store '
-                      '(update-ca-certificates) and to expected_issuers.', target=target, details=details)
+                      _TEXT[os_family]['tls_intercepted_invalid'], target=target, details=details)
     return result('tls', FAIL, 'Certificate of %s does not validate (%s); issuer %s.' % (target, message, issuer),
                   'Check the clock and the certificate chain the endpoint presents.', target=target, details=details)
 
 
-def check_clock_skew(host, skew_seconds, error=None):
+def check_clock_skew(host, skew_seconds, error=None, os_family='linux'):
     """``skew_seconds`` = local time minus the endpoint's HTTP Date (positive: local clock ahead)."""
     if skew_seconds is None:
         return result('clock_skew', WARN, 'No HTTP Date from %s to compare the clock with%s.' % (host, ': %s' % error if error else ''),
-                      'Check time synchronisation (timedatectl / chrony) by hand.', target=host)
+                      _TEXT[os_family]['clock_unknown'], target=host)
     size = abs(skew_seconds)
     text = 'Clock differs from %s by %+d s.' % (host, skew_seconds)
     if size <= CLOCK_SKEW_WARN_SECONDS:
         return result('clock_skew', OK, text, target=host)
-    remedy = 'Synchronise the clock with NTP (systemd-timesyncd or chrony); token validation fails beyond a few minutes.'
+    remedy = _TEXT[os_family]['clock_fix']
     if size <= CLOCK_SKEW_FAIL_SECONDS:
         return result('clock_skew', WARN, text, remedy, target=host)
     return result('clock_skew', FAIL, text, remedy, target=host)
@@ -350,7 +389,7 @@ def check_proxy(process_env, environment_file, extension_proxy_url):
 
 # ---------------------------------------------------------------------------------------------------- worker state
 
-def check_worker_service(name, facts):
+def check_worker_service(name, facts, os_family='linux'):
     """``facts``: {'manager': bool, 'active': 'active'|'inactive'|..., 'enabled': 'enabled'|...}; manager False = no systemctl."""
     if not facts.get('manager'):
         return result('worker_service', WARN, 'No service manager found to query %s.' % name,
@@ -358,12 +397,12 @@ def check_worker_service(name, facts):
     active = facts.get('active') or 'unknown'
     enabled = facts.get('enabled') or 'unknown'
     if active == 'active':
-        if enabled in ('enabled', 'static', 'alias', 'indirect', 'generated'):
+        if enabled in (('enabled', 'static', 'alias', 'indirect', 'generated') if os_family == 'linux' else ('enabled',)):
             return result('worker_service', OK, 'Service %s is %s and %s.' % (name, active, enabled), target=name)
         return result('worker_service', WARN, 'Service %s is active but %s: it will not start after a reboot.' % (name, enabled),
-                      'systemctl enable %s (or re-enable the extension).' % name, target=name)
+                      _TEXT[os_family]['service_enable'] % name, target=name)
     return result('worker_service', FAIL, 'Service %s is %s (%s).' % (name, active, enabled),
-                  'Start it (systemctl start %s); if it is missing, (re)install the HybridWorkerExtension.' % name, target=name)
+                  _TEXT[os_family]['service_start'] % name, target=name)
 
 
 def check_worker_user(name, exists):
@@ -438,16 +477,18 @@ def check_log_folders(existing):
                   details={'missing': missing})
 
 
-def check_runtime_powershell(path, version):
+def check_runtime_powershell(path, version, os_family='linux'):
     if not path:
-        return result('runtime_powershell', WARN, 'pwsh not found: PowerShell runbooks cannot run on this worker.',
-                      'Install PowerShell 7 (package powershell) if the worker runs PowerShell runbooks.')
+        return result('runtime_powershell', WARN, _TEXT[os_family]['pwsh_missing'], _TEXT[os_family]['pwsh_install'])
     if not version:
         return result('runtime_powershell', WARN, 'pwsh at %s did not report its version.' % path, 'Run pwsh --version by hand.')
     return result('runtime_powershell', OK, 'PowerShell %s at %s.' % (version_text(version), path))
 
 
-def check_runtime_python(path, version):
+def check_runtime_python(path, version, os_family='linux'):
+    if not path and os_family == 'windows':  # optional on Windows: Python runbooks only
+        return result('runtime_python', WARN, 'python not found: Python runbooks cannot run on this worker.',
+                      'Install Python 3 if the worker runs Python runbooks.')
     if not path:
         return result('runtime_python', FAIL, 'python3 not found: the extension handler and Python runbooks need it.',
                       'Install python3.')
@@ -460,7 +501,7 @@ def check_runtime_python(path, version):
 RUNTIME_PATH_VARIABLES = ('powershell_7_2_path', 'python_3_10_path')
 
 
-def check_runtime_paths(values, executable):
+def check_runtime_paths(values, executable, os_family='linux'):
     """``values``: variables from /etc/environment; ``executable``: {path: bool} for the paths they name."""
     set_vars = dict((k, values[k]) for k in RUNTIME_PATH_VARIABLES if values.get(k))
     broken = sorted(k for k, v in set_vars.items() if not executable.get(v))
@@ -468,11 +509,11 @@ def check_runtime_paths(values, executable):
     if broken:
         return result('runtime_paths', FAIL, '%s point(s) to a missing or non-executable file: %s.'
                       % (', '.join(broken), ', '.join(set_vars[k] for k in broken)),
-                      'Fix the path in /etc/environment (hrw_modules runtime_paths) and restart the worker.', details=details)
+                      _TEXT[os_family]['paths_broken'], details=details)
     if not set_vars:
         return result('runtime_paths', WARN, 'Neither powershell_7_2_path nor python_3_10_path is set: '
                       'PowerShell 7.2 and Python 3.10 runbooks will not run here.',
-                      'Set them in /etc/environment (hrw_modules runtime_paths) and restart the worker.', details=details)
+                      _TEXT[os_family]['paths_unset'], details=details)
     unset = [k for k in RUNTIME_PATH_VARIABLES if k not in set_vars]
     summary = 'Set: %s.' % ', '.join('%s=%s' % (k, v) for k, v in sorted(set_vars.items()))
     if unset:
@@ -480,15 +521,241 @@ def check_runtime_paths(values, executable):
     return result('runtime_paths', OK, summary, details=details)
 
 
-def check_v1_remnants(paths, processes, users):
+def check_v1_remnants(paths, processes, users, os_family='linux'):
     """Legacy agent-based (V1) worker: ``paths`` found, ``processes`` (command lines) running, ``users`` present."""
     if not (paths or processes or users):
         return result('v1_remnants', OK, 'No agent-based (V1) worker found.')
     details = {'paths': sorted(paths), 'processes': list(processes), 'users': sorted(users)}
     if processes:
         return result('v1_remnants', WARN, 'An agent-based (V1) worker is running (%d process(es)).' % len(processes),
-                      'After the V2 worker heartbeats, deregister V1 (onboarding.py --deregister) and purge the OMS agent.',
-                      details=details)
+                      _TEXT[os_family]['v1_running'], details=details)
     return result('v1_remnants', WARN, 'Leftovers of an agent-based (V1) worker: %s.' % ', '.join(sorted(paths) + sorted(users)),
-                  'Deregister V1 if it is still registered, then remove the OMS agent (onboard_agent.sh --purge) and its files.',
-                  details=details)
+                  _TEXT[os_family]['v1_leftovers'], details=details)
+
+
+# ---------------------------------------------------------------------------------------------------- Windows-only rules
+
+def check_windows_proxy(process_env, machine_env, winhttp_proxy, extension_has_proxy):
+    """Windows: proxy variables of the process and the machine, the WinHTTP proxy, and whether the extension has ProxySettings
+    (True/False; None when no settings were found)."""
+    def proxies(values):
+        return dict((k.lower(), v) for k, v in (values or {}).items() if k.lower() in ('http_proxy', 'https_proxy', 'no_proxy') and v)
+
+    env = proxies(process_env)
+    machine = proxies(machine_env)
+    shown = []
+    for label, values in (('environment', env), ('machine environment', machine)):
+        for key in sorted(values):
+            shown.append('%s %s=%s' % (label, key, redact_url(values[key])))
+    if winhttp_proxy:
+        shown.append('WinHTTP proxy=%s' % redact_url(winhttp_proxy))
+    details = {'environment': dict((k, redact_url(v)) for k, v in env.items()),
+               'machine_environment': dict((k, redact_url(v)) for k, v in machine.items()),
+               'winhttp_proxy': redact_url(winhttp_proxy), 'extension_proxy_settings': extension_has_proxy}
+    extension = ' The extension has ProxySettings.' if extension_has_proxy is True else ''
+    configured = bool(env.get('https_proxy') or env.get('http_proxy') or machine.get('https_proxy') or machine.get('http_proxy')
+                      or winhttp_proxy)
+    if not configured:
+        return result('proxy', OK, 'No proxy configured on this host.' + extension, details=details)
+    if extension_has_proxy is False:
+        return result('proxy', WARN, 'A proxy is configured (%s) but the extension has no proxy settings.' % '; '.join(shown),
+                      'If the host needs the proxy to reach Azure, set settings ProxySettings {ProxyServer, UserName} and '
+                      'protectedSettings ProxyPassword on the HybridWorkerExtension.', details=details)
+    if env.get('https_proxy') and machine.get('https_proxy') and env['https_proxy'] != machine['https_proxy']:
+        return result('proxy', WARN, 'https_proxy differs between the environment and the machine environment (%s).' % '; '.join(shown),
+                      'Use one proxy setting; services read the machine environment.', details=details)
+    return result('proxy', OK, 'Proxy configured: %s.%s' % ('; '.join(shown), extension), details=details)
+
+
+def windows_tls_verdict(facts):
+    """Windows TLS facts (SslPolicyErrors, X509ChainStatus flags) -> the OpenSSL-style verify_code/verify_message check_tls reads."""
+    facts = dict(facts)
+    if facts.get('handshake_error') or facts.get('verified'):
+        return facts
+    errors = facts.get('policy_errors') or ''
+    status = facts.get('chain_status') or []
+    if 'RemoteCertificateNameMismatch' in errors:
+        code, message = _HOSTNAME_MISMATCH_CODE, 'Hostname mismatch'
+    elif 'UntrustedRoot' in status:
+        code, message = 19, 'untrusted root certificate in the chain'
+    elif 'PartialChain' in status:
+        code, message = 20, 'unable to get local issuer certificate'
+    elif 'NotTimeValid' in status:
+        code, message = 10, 'certificate has expired or is not yet valid'
+    else:
+        code, message = -1, 'certificate verify failed (%s; %s)' % (errors or 'unknown', ', '.join(status))
+    facts['verify_code'], facts['verify_message'] = code, message
+    return facts
+
+
+# ---------------------------------------------------------------------------------------------------- the engine
+
+NETWORK_CHECKS = ('dns', 'tcp_connect', 'tls', 'clock_skew')
+
+
+def probe_request(options):
+    """What the host probe is asked for: the selected check ids and the probe's own inputs, never a threshold or rule option.
+
+    ``options``: the validated hrw_health options. Returns the hrw_host_probe module arguments (proxy credentials included:
+    that module marks them no_log).
+    """
+    selected = select_checks(options.get('checks'), options.get('skip_checks'))
+    endpoints = []
+    url = options.get('automation_account_url')
+    if url:
+        endpoints.append(parse_endpoint(url) + (True,))
+    for extra in options.get('extra_endpoints') or []:
+        host, port = parse_endpoint(extra)
+        if (host, port) not in [e[:2] for e in endpoints]:
+            endpoints.append((host, port, False))
+    args = {'checks': selected, 'endpoints': [{'host': h, 'port': p, 'primary': primary} for h, p, primary in endpoints],
+            'use_settings_url': not url and any(c in selected for c in NETWORK_CHECKS),
+            'timeout': options.get('timeout', 5), 'disk_path': options.get('disk_path')}
+    if options.get('proxy_url'):
+        args['proxy'] = _host_facts.parse_proxy_url(options['proxy_url'])
+    return args
+
+
+def evaluate(facts, options):
+    """(results, endpoints, url) from the facts of a host probe and the validated hrw_health options."""
+    problems = _host_facts.validate(facts)
+    if problems:
+        raise ValueError('the host probe returned facts that do not match facts schema %d: %s'
+                         % (_host_facts.SCHEMA_VERSION, '; '.join(problems[:5])))
+    family = facts['os_family']
+    selected = select_checks(options.get('checks'), options.get('skip_checks'))
+    wants = set(selected)
+    results = []
+    settings = (facts.get('extension') or {}).get('settings')
+    url = options.get('automation_account_url')
+    if not url and wants.intersection(NETWORK_CHECKS) and settings:
+        url = settings.get('url')
+    targets = [parse_endpoint(url)] if url else []
+    for extra in options.get('extra_endpoints') or []:
+        endpoint = parse_endpoint(extra)
+        if endpoint not in targets:
+            targets.append(endpoint)
+    endpoints = ['%s:%d' % t for t in targets]
+
+    if 'cpu_cores' in wants:
+        results.append(check_cpu_cores(facts['cpu_cores'], options.get('min_cpu_cores', MIN_CPU_CORES), family))
+    if 'memory' in wants:
+        results.append(check_memory(facts['memory_mb'], options.get('min_memory_mb', MIN_MEMORY_MB), family))
+    if 'disk_space' in wants:
+        disk = facts['disk']
+        results.append(check_disk_space(disk['path'], disk['free_mb'], options.get('min_disk_free_mb', MIN_DISK_FREE_MB), family))
+    if 'os_supported' in wants:
+        os_facts = facts['os']
+        if family == 'windows':
+            results.append(check_windows_supported(os_facts['name'], os_facts['version'], os_facts['machine'], os_facts['product_type']))
+        else:
+            results.append(check_os_supported({'ID': os_facts['id'], 'VERSION_ID': os_facts['version'],
+                                               'PRETTY_NAME': os_facts['name'] or ''}, os_facts['machine']))
+
+    if not url:
+        for cid in NETWORK_CHECKS:
+            if cid in wants:
+                results.append(result(cid, WARN, 'No worker endpoint: automation_account_url is not set and no '
+                                      'extension settings name one.', 'Pass automation_account_url.'))
+    proxy_env = facts.get('proxy_env') or {'process': {}, 'system': {}}
+    proxy_configured = any(k in ('https_proxy', 'http_proxy') and v
+                           for k, v in list(proxy_env['process'].items()) + list(proxy_env['system'].items()))
+    via = redact_url(options['proxy_url']) if options.get('proxy_url') else None
+    for endpoint in facts.get('endpoints') or []:
+        host, port = endpoint['host'], endpoint['port']
+        if 'dns' in wants:
+            dns = endpoint['dns'] or {'addresses': [], 'error': 'not probed'}
+            results.append(check_dns(host, dns['addresses'], dns['error']))
+        if 'tcp_connect' in wants:
+            tcp = endpoint['tcp'] or {'elapsed_ms': None, 'error': 'not probed'}
+            results.append(check_tcp_connect(host, port, tcp['error'], tcp['elapsed_ms'], proxy_configured, via, family))
+        tls = endpoint['tls'] or {'handshake_error': 'not probed'}
+        if family == 'windows':
+            tls = windows_tls_verdict(tls)
+        if 'tls' in wants:
+            results.append(check_tls(host, port, tls, options.get('expected_issuers') or DEFAULT_EXPECTED_ISSUERS, family))
+        if endpoint['primary'] and 'clock_skew' in wants:
+            skew = None
+            if tls.get('server_time') is not None and tls.get('local_time') is not None:
+                skew = int(round(tls['local_time'] - tls['server_time']))
+            results.append(check_clock_skew(host, skew, tls.get('date_error') or tls.get('handshake_error'), family))
+    if 'proxy' in wants:
+        if family == 'windows':
+            results.append(check_windows_proxy(proxy_env['process'], proxy_env['system'], facts.get('winhttp_proxy'),
+                                               settings.get('proxy_configured') if settings else None))
+        else:
+            results.append(check_proxy(proxy_env['process'], proxy_env['system'],
+                                       settings.get('proxy_configured') if settings else 'unknown'))
+
+    if 'worker_service' in wants:
+        service = facts['service']
+        results.append(check_worker_service(service['name'], service, family))
+    if 'worker_user' in wants:
+        if family == 'windows':
+            results.append(result('worker_user', OK, 'Windows jobs run as Local System or the group credential; '
+                                  'there is no worker user to check.'))
+        else:
+            results.append(check_worker_user(facts['worker_user']['name'], facts['worker_user']['exists']))
+    extension = facts.get('extension') or {}
+    if 'extension_install' in wants:
+        results.append(check_extension_install(extension['versions']))
+    if 'extension_settings' in wants:
+        if settings and settings.get('error'):
+            results.append(result('extension_settings', FAIL, settings['error'], 'Reinstall the HybridWorkerExtension.'))
+        else:
+            results.append(check_extension_settings(bool(settings), settings and settings.get('url'),
+                                                    options.get('automation_account_url')))
+    if 'extension_status' in wants:
+        status = extension.get('status')
+        results.append(check_extension_status(status['status'], status['message']) if status else check_extension_status(None))
+    if 'log_folders' in wants:
+        existing = dict(facts['log_folders'])
+        if family == 'windows' and facts.get('event_log'):
+            existing['event log %s' % facts['event_log']['name']] = facts['event_log']['exists']
+        results.append(check_log_folders(existing))
+    runtimes = facts.get('runtimes') or {}
+    if 'runtime_powershell' in wants:
+        pwsh = runtimes['powershell']
+        results.append(check_runtime_powershell(pwsh['path'], parse_version(pwsh['version']) if pwsh['path'] else (), family))
+    if 'runtime_python' in wants:
+        python = runtimes['python']
+        results.append(check_runtime_python(python['path'], parse_version(python['version']) if python['path'] else (), family))
+    if 'runtime_paths' in wants:
+        paths = facts['runtime_paths']
+        results.append(check_runtime_paths(paths['values'], paths['executable'], family))
+    if 'v1_remnants' in wants:
+        v1 = facts['v1']
+        results.append(check_v1_remnants(v1['paths'] + ['service %s' % s for s in v1['services']], v1['processes'], v1['users'], family))
+
+    order = dict((cid, i) for i, cid in enumerate(CHECK_IDS))
+    results.sort(key=lambda r: order[r['id']])  # stable: per-endpoint order kept
+    return results, endpoints, url
+
+
+def outcome(results, endpoints, url, fail_on):
+    """(module result, failure message or None): what hrw_health returns for ``results``."""
+    summary = summarize(results)
+    output = dict(changed=False, checks=results, summary=summary, report=report(results, summary), endpoints=endpoints,
+                  automation_account_url=url)
+    bad = failing(results, fail_on)
+    if not bad:
+        return output, None
+    return output, '%d health check(s) at or above %s: %s' % (len(bad), fail_on, ' | '.join(report_line(r) for r in bad))
+
+
+# The hrw_health options, validated once (module on the host when run directly, action plugin on the controller).
+# Rule options (thresholds, expected_issuers, fail_on) never travel to the host; probe_request picks what the probe needs.
+ARGUMENT_SPEC = dict(
+    automation_account_url=dict(type='str'),
+    extra_endpoints=dict(type='list', elements='str', default=[]),
+    expected_issuers=dict(type='list', elements='str', default=list(DEFAULT_EXPECTED_ISSUERS)),
+    checks=dict(type='list', elements='str', default=[], choices=list(CHECK_IDS)),
+    skip_checks=dict(type='list', elements='str', default=[], choices=list(CHECK_IDS)),
+    fail_on=dict(type='str', default='fail', choices=['fail', 'warn', 'never']),
+    timeout=dict(type='int', default=5),
+    proxy_url=dict(type='str', no_log=False),
+    min_cpu_cores=dict(type='int', default=MIN_CPU_CORES),
+    min_memory_mb=dict(type='int', default=MIN_MEMORY_MB),
+    min_disk_free_mb=dict(type='int', default=MIN_DISK_FREE_MB),
+    disk_path=dict(type='path'),
+)

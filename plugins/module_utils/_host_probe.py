@@ -2,30 +2,33 @@
 # Copyright (c) azure_automation.hybrid_worker contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Fact gathering of ``hrw_health`` on Linux: files, sockets, TLS, processes.
+"""The Linux host probe of ``hrw_health``: files, sockets, TLS, processes -> facts (schema in _host_facts).
 
 PRIVATE TO THIS COLLECTION: no compatibility promise for code outside it.
 
-Functions return plain facts; _host_checks decides. Python 3.8+, standard library only.
+Functions return plain facts and decide nothing; _host_checks decides, on the controller. ``gather`` builds the whole
+facts dict. Python 3.8+, standard library only (runs on the managed host).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import glob
 import json
+import multiprocessing
 import os
+import platform
 import re
+import shutil
 import socket
 import ssl
 import time
 from email.utils import parsedate_to_datetime
 
-from ansible.module_utils.six.moves.urllib.parse import unquote, urlsplit
-
-from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._host_checks import parse_version
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_facts as schema
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._host_facts import (  # noqa: F401 (re-exported)
+    parse_endpoint, parse_key_value_file, parse_proxy_url, redact_url)
 
 # Documented locations (DOMAIN.md sections 8 and 14). Unit tests patch these constants.
 EXTENSION_NAME = 'Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux'
@@ -44,6 +47,13 @@ V1_PATHS = (
 V1_USERS = ('nxautomation',)
 V1_PROCESS_MARKERS = ('automationworker/worker/', 'nxOMSAutomationWorker')
 PROC_DIR = '/proc'
+RUNTIME_PATH_VARIABLES = ('powershell_7_2_path', 'python_3_10_path')
+
+
+def parse_version(text):
+    """'1.1.11' / 'v7.4.2' -> (1, 1, 11), only to order version directories (no decision is taken on it here)."""
+    match = re.search(r'(\d+(?:\.\d+)*)', text or '')
+    return tuple(int(p) for p in match.group(1).split('.')) if match else ()
 
 
 def read_text(path):
@@ -255,18 +265,6 @@ class ProxyError(OSError):
     """The HTTP proxy refused or failed the CONNECT."""
 
 
-def parse_proxy_url(url):
-    """'http://user:pass@host:3128' -> {'host', 'port', 'authorization'} (Basic credentials or None)."""
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() != 'http' or not parts.hostname:
-        raise ValueError('proxy_url must look like http://[user:password@]host:port')
-    authorization = None
-    if parts.username is not None:
-        pair = '%s:%s' % (unquote(parts.username), unquote(parts.password or ''))
-        authorization = base64.b64encode(pair.encode('utf-8')).decode('ascii')
-    return {'host': parts.hostname, 'port': parts.port or 80, 'authorization': authorization}
-
-
 def open_connection(host, port, timeout, proxy=None):
     """A connected socket to host:port, directly or through an HTTP proxy tunnel (CONNECT)."""
     if not proxy:
@@ -379,4 +377,133 @@ def probe_tls(host, port, timeout, want_date=True, proxy=None):
         facts['handshake_error'] = str(exc) or exc.__class__.__name__
     finally:
         (tls or sock).close()
+    return facts
+
+
+# ---------------------------------------------------------------------------------------------------- the whole probe
+
+def cpu_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        try:
+            return multiprocessing.cpu_count()
+        except NotImplementedError:
+            return None
+
+
+def _proxies(values):
+    return dict((k.lower(), redact_url(v)) for k, v in (values or {}).items()
+                if k.lower() in ('http_proxy', 'https_proxy', 'no_proxy') and v)
+
+
+def systemd_unit(run_command, systemctl, name):
+    """{'manager', 'active', 'enabled'} from systemctl; manager False when systemd is not the running init."""
+    if not systemctl or not os.path.isdir('/run/systemd/system'):
+        return {'manager': False, 'active': None, 'enabled': None}
+    facts = {'manager': True}
+    for verb in ('is-active', 'is-enabled'):
+        _rc, out, _err = run_command([systemctl, verb, name])
+        facts[verb.split('-')[1]] = out.strip() or 'unknown'
+    return facts
+
+
+def command_version(run_command, argv):
+    """First non-empty output line of ``argv`` (for example 'PowerShell 7.4.2'), None when it cannot run."""
+    try:
+        _rc, out, err = run_command(argv)
+    except (OSError, ValueError):
+        return None
+    for line in (out or err or '').splitlines():
+        if line.strip():
+            return line.strip()
+    return None
+
+
+def _endpoint_facts(host, port, primary, checks, timeout, proxy):
+    item = {'host': host, 'port': port, 'primary': primary, 'dns': None, 'tcp': None, 'tls': None}
+    if 'dns' in checks:
+        addresses, error = resolve(host, port)
+        item['dns'] = {'addresses': addresses, 'error': error}
+    if 'tcp_connect' in checks:
+        elapsed, error = tcp_connect(host, port, timeout, proxy)
+        item['tcp'] = {'elapsed_ms': elapsed, 'error': error}
+    want_date = primary and 'clock_skew' in checks
+    if 'tls' in checks or want_date:
+        if item['tcp'] and item['tcp']['error']:
+            facts = dict(TLS_NOT_TRIED)
+        else:
+            facts = probe_tls(host, port, timeout, want_date=want_date, proxy=proxy)
+        facts.pop('chain_length', None)
+        item['tls'] = facts
+    return item
+
+
+TLS_NOT_TRIED = {'verified': False, 'handshake_error': 'not tried: TCP connection failed', 'verify_code': None,
+                 'verify_message': None, 'leaf_issuer': None, 'names': [], 'server_time': None, 'local_time': None,
+                 'date_error': None}
+
+
+def gather(checks, endpoints=(), use_settings_url=False, timeout=5, proxy=None, disk_path=None,
+           run_command=None, get_bin_path=None):
+    """The facts (_host_facts.SCHEMA) the selected ``checks`` need.
+
+    ``endpoints``: [{'host', 'port', 'primary'}] from the controller; with ``use_settings_url`` the worker endpoint of the
+    extension settings is put first (the controller had no automation_account_url). ``proxy``: {'host', 'port',
+    'authorization'} for a CONNECT tunnel. ``run_command(argv) -> (rc, out, err)`` and ``get_bin_path(name)`` come from
+    AnsibleModule.
+    """
+    groups = schema.groups_for(checks)
+    facts = {'schema_version': schema.SCHEMA_VERSION, 'os_family': 'linux'}
+    settings = extension_settings() if ('extension' in groups or use_settings_url) else None
+    environment = parse_key_value_file(read_text(ENVIRONMENT_FILE))
+    if 'cpu_cores' in groups:
+        facts['cpu_cores'] = cpu_cores()
+    if 'memory_mb' in groups:
+        facts['memory_mb'] = memory_total_mb()
+    if 'disk' in groups:
+        path = disk_path or '/var'
+        facts['disk'] = {'path': path, 'free_mb': disk_free_mb(path)}
+    if 'os' in groups:
+        release = parse_key_value_file(os_release_text())
+        facts['os'] = {'id': release.get('ID', ''), 'version': release.get('VERSION_ID', ''),
+                       'name': release.get('PRETTY_NAME') or None, 'machine': platform.machine() or None}
+    if 'endpoints' in groups:
+        targets = [dict(e) for e in endpoints]
+        if use_settings_url and settings and settings.get('url'):
+            host, port = parse_endpoint(settings['url'])
+            targets = [{'host': host, 'port': port, 'primary': True}] + [
+                t for t in targets if (t['host'], t['port']) != (host, port)]
+        facts['endpoints'] = [_endpoint_facts(t['host'], t['port'], bool(t.get('primary')), checks, timeout, proxy)
+                              for t in targets]
+    if 'proxy_env' in groups:
+        facts['proxy_env'] = {'process': _proxies(dict(os.environ)), 'system': _proxies(environment)}
+    if 'extension' in groups or use_settings_url:  # the controller names the settings URL it used
+        shaped = None
+        if settings:
+            shaped = {'path': settings['path'], 'url': settings['url'], 'proxy_configured': settings['proxy_url_set'],
+                      'error': settings['error']}
+        status, message = extension_status()
+        facts['extension'] = {'versions': extension_versions(), 'settings': shaped,
+                              'status': {'status': status, 'message': message} if status is not None else None}
+    if 'service' in groups:
+        unit = systemd_unit(run_command, get_bin_path('systemctl') if get_bin_path else None, WORKER_SERVICE)
+        facts['service'] = {'name': WORKER_SERVICE, 'manager': unit['manager'], 'active': unit['active'], 'enabled': unit['enabled']}
+    if 'worker_user' in groups:
+        facts['worker_user'] = {'name': WORKER_USER, 'exists': user_exists(WORKER_USER)}
+    if 'log_folders' in groups:
+        facts['log_folders'] = dict((p, os.path.isdir(p)) for p in LOG_FOLDERS)
+    if 'runtimes' in groups:
+        runtimes = {}
+        for key, name in (('powershell', 'pwsh'), ('python', 'python3')):
+            path = shutil.which(name)
+            runtimes[key] = {'path': path, 'version': command_version(run_command, [path, '--version']) if path else None}
+        facts['runtimes'] = runtimes
+    if 'runtime_paths' in groups:
+        values = dict((k, environment[k]) for k in RUNTIME_PATH_VARIABLES if environment.get(k))
+        facts['runtime_paths'] = {'values': values, 'executable': dict(
+            (p, os.path.isfile(p) and os.access(p, os.X_OK)) for p in values.values())}
+    if 'v1' in groups:
+        facts['v1'] = {'paths': [p for p in V1_PATHS if os.path.exists(p)], 'processes': v1_processes(),
+                       'users': [u for u in V1_USERS if user_exists(u)], 'services': []}
     return facts

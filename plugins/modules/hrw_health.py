@@ -15,7 +15,10 @@ version_added: 0.1.0
 description:
   - Runs read-only checks on a Linux or Windows host that is, or will become, an extension-based (V2) Hybrid Runbook Worker, and
     returns each as an item C({id, status, summary, remediation}) of RV(checks) with C(status) one of C(ok), C(warn), C(fail).
-  - The Linux implementation is this Python module; on Windows hosts Ansible runs C(hrw_health.ps1) with the same options and result.
+  - The host only observes; every decision is taken on the controller. The action plugin runs the internal probe
+    C(hrw_host_probe) on the host (Python on Linux, PowerShell on Windows), which returns facts of one documented schema,
+    then applies the one rule engine to them. The rule options (O(min_cpu_cores), O(min_memory_mb), O(min_disk_free_mb),
+    O(expected_issuers), O(fail_on)) never travel to the host.
   - "Check ids, in the order they run (full table with every remediation in C(docs/hrw_health_checks.md) of the collection):"
   - C(cpu_cores) - CPU cores against O(min_cpu_cores) (documented minimum 2). Fail below.
   - C(memory) - total RAM against O(min_memory_mb) (documented minimum 4 GB). Warn down to 90% of it (the kernel reserves some), fail below.
@@ -115,8 +118,8 @@ options:
     description:
       - HTTP proxy that C(tcp_connect), C(tls) and C(clock_skew) go through (a CONNECT tunnel), in the form of the extension's
         C(Proxy_URL) setting, C(http://[user:password@]host:port). An explicit TLS-inspecting proxy then shows in C(tls).
-      - Without it those checks connect directly. The password is masked in all output; summaries show the URL without credentials
-        (the Windows implementation masks the whole value).
+      - Without it those checks connect directly. The password is masked in all output on both OSes; summaries show the URL
+        without credentials.
     type: str
   min_cpu_cores:
     description: Minimum CPU cores; the documented prerequisite is 2.
@@ -257,11 +260,6 @@ automation_account_url:
   sample: https://0f8e2c1a-0000-4000-8000-000000000001.jrds.eus2.azure-automation.net/automationAccounts/0f8e2c1a-0000-4000-8000-000000000001
 """
 
-import multiprocessing
-import os
-import platform
-import shutil
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
@@ -269,204 +267,32 @@ from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils imp
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_probe as probe
 
 
-def parse_endpoint(value):
-    """'https://h:8443/x' / 'h:8443' / 'h' -> (host, port)."""
-    text = value.strip()
-    if '://' not in text:
-        text = 'https://' + text
-    parts = urlsplit(text)
-    if not parts.hostname:
-        raise ValueError('cannot read a host name from %r' % value)
-    return parts.hostname, parts.port or 443
+def run_in_process(module):
+    """Probe this host and evaluate here: what hrw_health does when it is executed without its action plugin.
 
-
-def _run_version(module, argv):
-    try:
-        _rc, out, err = module.run_command(argv)
-    except (OSError, ValueError):
-        return ()
-    return checks.parse_version(out or err)
-
-
-def _systemd_unit(module, name):
-    systemctl = module.get_bin_path('systemctl')
-    if not systemctl or not os.path.isdir('/run/systemd/system'):  # systemd is not the running init
-        return {'manager': False}
-    facts = {'manager': True}
-    for verb in ('is-active', 'is-enabled'):
-        _rc, out, _err = module.run_command([systemctl, verb, name])
-        facts[verb.split('-')[1]] = out.strip() or 'unknown'
-    return facts
-
-
-class HealthRunner(object):
-    """Gathers facts for the selected checks and turns them into results with _host_checks."""
-
-    def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.selected = checks.select_checks(self.params['checks'], self.params['skip_checks'])
-        self.results = []
-        self.endpoints = []
-        self.url = self.params['automation_account_url']
-        self._settings = None
-        self._settings_read = False
-
-    def wants(self, *ids):
-        return any(i in self.selected for i in ids)
-
-    def add(self, item):
-        self.results.append(item)
-
-    @property
-    def settings(self):
-        if not self._settings_read:
-            self._settings = probe.extension_settings()
-            self._settings_read = True
-        return self._settings
-
-    def run(self):
-        if self.url is None and self.wants('dns', 'tcp_connect', 'tls', 'clock_skew') and self.settings:
-            self.url = self.settings.get('url')
-        self.host_checks()
-        self.network_checks()
-        self.worker_checks()
-        order = dict((cid, i) for i, cid in enumerate(checks.CHECK_IDS))
-        self.results.sort(key=lambda r: order[r['id']])  # stable: per-endpoint order kept
-        return self.results
-
-    # -- size and OS
-    def host_checks(self):
-        p = self.params
-        if self.wants('cpu_cores'):
-            try:
-                cores = len(os.sched_getaffinity(0))
-            except (AttributeError, OSError):
-                cores = multiprocessing.cpu_count()
-            self.add(checks.check_cpu_cores(cores, p['min_cpu_cores']))
-        if self.wants('memory'):
-            self.add(checks.check_memory(probe.memory_total_mb(), p['min_memory_mb']))
-        if self.wants('disk_space'):
-            path = p['disk_path'] or '/var'
-            self.add(checks.check_disk_space(path, probe.disk_free_mb(path), p['min_disk_free_mb']))
-        if self.wants('os_supported'):
-            self.add(checks.check_os_supported(checks.parse_key_value_file(probe.os_release_text()), platform.machine()))
-
-    # -- network
-    def network_checks(self):
-        targets = []
-        if self.url:
-            targets.append(parse_endpoint(self.url))
-        for extra in self.params['extra_endpoints']:
-            endpoint = parse_endpoint(extra)
-            if endpoint not in targets:
-                targets.append(endpoint)
-        self.endpoints = ['%s:%d' % t for t in targets]
-        if not self.url:
-            for cid in ('dns', 'tcp_connect', 'tls', 'clock_skew'):
-                if self.wants(cid):
-                    self.add(checks.result(cid, checks.WARN, 'No worker endpoint: automation_account_url is not set and no '
-                                           'extension settings name one.', 'Pass automation_account_url.'))
-        environment = checks.parse_key_value_file(probe.read_text(probe.ENVIRONMENT_FILE))
-        proxy_configured = any(k.lower() in ('https_proxy', 'http_proxy') and v
-                               for k, v in list(os.environ.items()) + list(environment.items()))
-        timeout = self.params['timeout']
-        proxy = probe.parse_proxy_url(self.params['proxy_url']) if self.params['proxy_url'] else None
-        via = checks.redact_url(self.params['proxy_url']) if proxy else None
-        for index, (host, port) in enumerate(targets):
-            if self.wants('dns'):
-                addresses, error = probe.resolve(host, port)
-                self.add(checks.check_dns(host, addresses, error))
-            tcp_error = None
-            if self.wants('tcp_connect'):
-                elapsed, tcp_error = probe.tcp_connect(host, port, timeout, proxy)
-                self.add(checks.check_tcp_connect(host, port, tcp_error, elapsed, proxy_configured, via))
-            primary = index == 0 and bool(self.url)
-            want_clock = primary and self.wants('clock_skew')
-            if not (self.wants('tls') or want_clock):
-                continue
-            if tcp_error:
-                facts = {'handshake_error': 'not tried: TCP connection failed'}
-            else:
-                facts = probe.probe_tls(host, port, timeout, want_date=want_clock, proxy=proxy)
-            if self.wants('tls'):
-                self.add(checks.check_tls(host, port, facts, self.params['expected_issuers']))
-            if want_clock:
-                skew = None
-                if facts.get('server_time') is not None:
-                    skew = int(round(facts['local_time'] - facts['server_time']))
-                self.add(checks.check_clock_skew(host, skew, facts.get('date_error') or facts.get('handshake_error')))
-        if self.wants('proxy'):
-            proxy_url_set = self.settings.get('proxy_url_set') if self.settings else 'unknown'
-            self.add(checks.check_proxy(dict(os.environ), environment, proxy_url_set))
-
-    # -- worker, extension, runtimes, V1
-    def worker_checks(self):
-        if self.wants('worker_service'):
-            self.add(checks.check_worker_service(probe.WORKER_SERVICE, _systemd_unit(self.module, probe.WORKER_SERVICE)))
-        if self.wants('worker_user'):
-            self.add(checks.check_worker_user(probe.WORKER_USER, probe.user_exists(probe.WORKER_USER)))
-        if self.wants('extension_install'):
-            self.add(checks.check_extension_install(probe.extension_versions()))
-        if self.wants('extension_settings'):
-            settings = self.settings
-            if settings and settings.get('error'):
-                self.add(checks.result('extension_settings', checks.FAIL, settings['error'],
-                                       'Reinstall the HybridWorkerExtension.'))
-            else:
-                self.add(checks.check_extension_settings(bool(settings), settings and settings.get('url'),
-                                                         self.params['automation_account_url']))
-        if self.wants('extension_status'):
-            self.add(checks.check_extension_status(*probe.extension_status()))
-        if self.wants('log_folders'):
-            self.add(checks.check_log_folders(dict((p, os.path.isdir(p)) for p in probe.LOG_FOLDERS)))
-        if self.wants('runtime_powershell'):
-            pwsh = shutil.which('pwsh')
-            self.add(checks.check_runtime_powershell(pwsh, _run_version(self.module, [pwsh, '--version']) if pwsh else ()))
-        if self.wants('runtime_python'):
-            python = shutil.which('python3')
-            self.add(checks.check_runtime_python(python, _run_version(self.module, [python, '--version']) if python else ()))
-        if self.wants('runtime_paths'):
-            values = checks.parse_key_value_file(probe.read_text(probe.ENVIRONMENT_FILE))
-            paths = [values[k] for k in checks.RUNTIME_PATH_VARIABLES if values.get(k)]
-            self.add(checks.check_runtime_paths(values, dict((p, os.path.isfile(p) and os.access(p, os.X_OK)) for p in paths)))
-        if self.wants('v1_remnants'):
-            self.add(checks.check_v1_remnants([p for p in probe.V1_PATHS if os.path.exists(p)], probe.v1_processes(),
-                                              [u for u in probe.V1_USERS if probe.user_exists(u)]))
+    Through Ansible the action plugin (plugins/action/hrw_health.py) runs instead: it sends hrw_host_probe to the host and
+    evaluates on the controller, with the same two functions, checks.probe_request and checks.evaluate.
+    """
+    request = checks.probe_request(module.params)
+    facts = probe.gather(request['checks'], request['endpoints'], request['use_settings_url'], request['timeout'],
+                         request.get('proxy'), request['disk_path'], run_command=module.run_command,
+                         get_bin_path=module.get_bin_path)
+    return checks.evaluate(facts, module.params)
 
 
 def main():
-    argument_spec = dict(
-        automation_account_url=dict(type='str'),
-        extra_endpoints=dict(type='list', elements='str', default=[]),
-        expected_issuers=dict(type='list', elements='str', default=list(checks.DEFAULT_EXPECTED_ISSUERS)),
-        checks=dict(type='list', elements='str', default=[], choices=list(checks.CHECK_IDS)),
-        skip_checks=dict(type='list', elements='str', default=[], choices=list(checks.CHECK_IDS)),
-        fail_on=dict(type='str', default='fail', choices=['fail', 'warn', 'never']),
-        timeout=dict(type='int', default=5),
-        proxy_url=dict(type='str', no_log=False),
-        min_cpu_cores=dict(type='int', default=checks.MIN_CPU_CORES),
-        min_memory_mb=dict(type='int', default=checks.MIN_MEMORY_MB),
-        min_disk_free_mb=dict(type='int', default=checks.MIN_DISK_FREE_MB),
-        disk_path=dict(type='path'),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=checks.ARGUMENT_SPEC, supports_check_mode=True)
     if module.params['proxy_url']:
         secret = urlsplit(module.params['proxy_url']).password
         if secret:
             module.no_log_values.add(secret)  # only the password is secret; host and port stay readable
     try:
-        runner = HealthRunner(module)
-        results = runner.run()
+        results, endpoints, url = run_in_process(module)
     except ValueError as exc:
         module.fail_json(msg='Failed to run the health checks: %s' % exc)
-    summary = checks.summarize(results)
-    output = dict(changed=False, checks=results, summary=summary, report=checks.report(results, summary),
-                  endpoints=runner.endpoints, automation_account_url=runner.url)
-    bad = checks.failing(results, module.params['fail_on'])
-    if bad:
-        module.fail_json(msg='%d health check(s) at or above %s: %s' % (
-            len(bad), module.params['fail_on'], ' | '.join(checks.report_line(r) for r in bad)), **output)
+    output, failure = checks.outcome(results, endpoints, url, module.params['fail_on'])
+    if failure:
+        module.fail_json(msg=failure, **output)
     module.exit_json(**output)
 
 

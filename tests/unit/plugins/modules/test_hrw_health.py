@@ -135,11 +135,11 @@ def test_host_checks_run_here(capsys):
 
 
 def test_parse_endpoint():
-    assert hrw_health.parse_endpoint(URL) == ('abc.jrds.emu.azure-automation.net', 443)
-    assert hrw_health.parse_endpoint('h.azure-automation.net:8443') == ('h.azure-automation.net', 8443)
-    assert hrw_health.parse_endpoint('https://[::1]:9/x') == ('::1', 9)
+    assert hc.parse_endpoint(URL) == ('abc.jrds.emu.azure-automation.net', 443)
+    assert hc.parse_endpoint('h.azure-automation.net:8443') == ('h.azure-automation.net', 8443)
+    assert hc.parse_endpoint('https://[::1]:9/x') == ('::1', 9)
     with pytest.raises(ValueError):
-        hrw_health.parse_endpoint('https:///nohost')
+        hc.parse_endpoint('https:///nohost')
 
 
 def test_posix_host_runs_the_python_implementation(tmp_path):
