@@ -594,7 +594,8 @@ NETWORK_CHECKS = ('dns', 'tcp_connect', 'tls', 'clock_skew')
 
 
 def probe_request(options):
-    """What the host probe is asked for: the selected check ids and the probe's own inputs, never a threshold or rule option.
+    """What the host probe is asked for: fact groups, network steps and the probe's own inputs, never a check id, threshold
+    or rule option (so the probes need no list of checks either).
 
     ``options``: the validated hrw_health options. Returns the hrw_host_probe module arguments (proxy credentials included:
     that module marks them no_log).
@@ -608,12 +609,33 @@ def probe_request(options):
         host, port = parse_endpoint(extra)
         if (host, port) not in [e[:2] for e in endpoints]:
             endpoints.append((host, port, False))
-    args = {'checks': selected, 'endpoints': [{'host': h, 'port': p, 'primary': primary} for h, p, primary in endpoints],
+    steps = [step for step, cid in (('dns', 'dns'), ('tcp', 'tcp_connect'), ('tls', 'tls'), ('date', 'clock_skew')) if cid in selected]
+    args = {'groups': _host_facts.groups_for(selected), 'network_steps': steps,
+            'endpoints': [{'host': h, 'port': p, 'primary': primary} for h, p, primary in endpoints],
             'use_settings_url': not url and any(c in selected for c in NETWORK_CHECKS),
             'timeout': options.get('timeout', 5), 'disk_path': options.get('disk_path')}
     if options.get('proxy_url'):
         args['proxy'] = _host_facts.parse_proxy_url(options['proxy_url'])
     return args
+
+
+def extension_view(facts):
+    """{'versions', 'settings', 'status'} of the extension; on Windows those of the newest version directory."""
+    extension = facts.get('extension') or {}
+    view = {'versions': extension.get('versions') or [], 'settings': extension.get('settings'), 'status': extension.get('status')}
+    by_version = extension.get('by_version')
+    if by_version:
+        newest = by_version[sorted(by_version, key=parse_version)[-1]]
+        view.update(settings=newest['settings'], status=newest['status'])
+    return view
+
+
+def windows_service_view(service):
+    """Win32_Service State/StartMode -> the active/enabled words check_worker_service reads."""
+    state, mode = service.get('active'), service.get('enabled')
+    return {'name': service['name'], 'manager': service['manager'],
+            'active': 'missing' if state is None else ('active' if state == 'Running' else state.lower()),
+            'enabled': 'missing' if mode is None else ('enabled' if mode == 'Auto' else mode.lower())}
 
 
 def evaluate(facts, options):
@@ -626,7 +648,8 @@ def evaluate(facts, options):
     selected = select_checks(options.get('checks'), options.get('skip_checks'))
     wants = set(selected)
     results = []
-    settings = (facts.get('extension') or {}).get('settings')
+    extension = extension_view(facts)
+    settings = extension['settings']
     url = options.get('automation_account_url')
     if not url and wants.intersection(NETWORK_CHECKS) and settings:
         url = settings.get('url')
@@ -661,8 +684,10 @@ def evaluate(facts, options):
     proxy_configured = any(k in ('https_proxy', 'http_proxy') and v
                            for k, v in list(proxy_env['process'].items()) + list(proxy_env['system'].items()))
     via = redact_url(options['proxy_url']) if options.get('proxy_url') else None
-    for endpoint in facts.get('endpoints') or []:
-        host, port = endpoint['host'], endpoint['port']
+    probed = dict(((e['host'], e['port']), e) for e in facts.get('endpoints') or [])
+    for index, (host, port) in enumerate(targets):
+        endpoint = probed.get((host, port)) or {'dns': None, 'tcp': None, 'tls': None}
+        primary = index == 0 and bool(url)
         if 'dns' in wants:
             dns = endpoint['dns'] or {'addresses': [], 'error': 'not probed'}
             results.append(check_dns(host, dns['addresses'], dns['error']))
@@ -674,7 +699,7 @@ def evaluate(facts, options):
             tls = windows_tls_verdict(tls)
         if 'tls' in wants:
             results.append(check_tls(host, port, tls, options.get('expected_issuers') or DEFAULT_EXPECTED_ISSUERS, family))
-        if endpoint['primary'] and 'clock_skew' in wants:
+        if primary and 'clock_skew' in wants:
             skew = None
             if tls.get('server_time') is not None and tls.get('local_time') is not None:
                 skew = int(round(tls['local_time'] - tls['server_time']))
@@ -689,6 +714,8 @@ def evaluate(facts, options):
 
     if 'worker_service' in wants:
         service = facts['service']
+        if family == 'windows':
+            service = windows_service_view(service)
         results.append(check_worker_service(service['name'], service, family))
     if 'worker_user' in wants:
         if family == 'windows':
@@ -696,7 +723,6 @@ def evaluate(facts, options):
                                   'there is no worker user to check.'))
         else:
             results.append(check_worker_user(facts['worker_user']['name'], facts['worker_user']['exists']))
-    extension = facts.get('extension') or {}
     if 'extension_install' in wants:
         results.append(check_extension_install(extension['versions']))
     if 'extension_settings' in wants:

@@ -57,6 +57,16 @@ ENDPOINT_FACTS = {'type': 'dict', 'keys': {
     'tls': TLS_FACTS,
 }}
 
+EXTENSION_SETTINGS = {'type': 'dict', 'null': True, 'keys': {
+    'path': _STR,
+    'url': _STR_OR_NULL,
+    # Linux: protected Proxy_URL present (True/False), None when the protected settings are encrypted.
+    # Windows: public ProxySettings present (True/False).
+    'proxy_configured': {'type': 'bool', 'null': True},
+    'error': _STR_OR_NULL,
+}}
+EXTENSION_STATUS = {'type': 'dict', 'null': True, 'keys': {'status': _STR, 'message': _STR_OR_NULL}}
+
 VERSIONED_PATH = {'type': 'dict', 'keys': {'path': _STR_OR_NULL, 'version': _STR_OR_NULL}}
 
 SCHEMA = {'type': 'dict', 'keys': {
@@ -78,19 +88,17 @@ SCHEMA = {'type': 'dict', 'keys': {
     'proxy_env': {'type': 'dict', 'keys': {'process': {'type': 'map', 'values': _STR}, 'system': {'type': 'map', 'values': _STR}}},
     # Windows: the WinHTTP proxy server ('netsh winhttp show proxy'), null for direct access.
     'winhttp_proxy': {'type': 'str', 'null': True, 'os': 'windows'},
+    # Installed extension version directories. Linux: the newest settings file (its own folder) and the status of the newest
+    # version directory. Windows: settings and status of every version directory; the controller picks the newest version.
     'extension': {'type': 'dict', 'keys': {
         'versions': _STR_LIST,
-        'settings': {'type': 'dict', 'null': True, 'keys': {
-            'path': _STR,
-            'url': _STR_OR_NULL,
-            # Linux: protected Proxy_URL present (True/False), None when the protected settings are encrypted.
-            # Windows: public ProxySettings present (True/False).
-            'proxy_configured': {'type': 'bool', 'null': True},
-            'error': _STR_OR_NULL,
-        }},
-        'status': {'type': 'dict', 'null': True, 'keys': {'status': _STR, 'message': _STR_OR_NULL}},
+        'settings': dict(EXTENSION_SETTINGS, os='linux'),
+        'status': dict(EXTENSION_STATUS, os='linux'),
+        'by_version': {'type': 'map', 'os': 'windows', 'values': {'type': 'dict', 'keys': {
+            'settings': EXTENSION_SETTINGS, 'status': EXTENSION_STATUS}}},
     }},
-    # Linux: systemd (manager False without a running systemd); Windows: the service control manager (active 'missing' when absent).
+    # Linux: systemctl is-active/is-enabled (manager False without a running systemd). Windows: Win32_Service State and
+    # StartMode ('Running', 'Auto', ...), both null when the service does not exist.
     'service': {'type': 'dict', 'keys': {'name': _STR, 'manager': {'type': 'bool'}, 'active': _STR_OR_NULL, 'enabled': _STR_OR_NULL}},
     'worker_user': {'type': 'dict', 'os': 'linux', 'keys': {'name': _STR, 'exists': {'type': 'bool'}}},
     'log_folders': {'type': 'map', 'values': {'type': 'bool'}},

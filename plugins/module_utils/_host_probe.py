@@ -420,16 +420,16 @@ def command_version(run_command, argv):
     return None
 
 
-def _endpoint_facts(host, port, primary, checks, timeout, proxy):
+def _endpoint_facts(host, port, primary, steps, timeout, proxy):
     item = {'host': host, 'port': port, 'primary': primary, 'dns': None, 'tcp': None, 'tls': None}
-    if 'dns' in checks:
+    if 'dns' in steps:
         addresses, error = resolve(host, port)
         item['dns'] = {'addresses': addresses, 'error': error}
-    if 'tcp_connect' in checks:
+    if 'tcp' in steps:
         elapsed, error = tcp_connect(host, port, timeout, proxy)
         item['tcp'] = {'elapsed_ms': elapsed, 'error': error}
-    want_date = primary and 'clock_skew' in checks
-    if 'tls' in checks or want_date:
+    want_date = primary and 'date' in steps
+    if 'tls' in steps or want_date:
         if item['tcp'] and item['tcp']['error']:
             facts = dict(TLS_NOT_TRIED)
         else:
@@ -444,16 +444,17 @@ TLS_NOT_TRIED = {'verified': False, 'handshake_error': 'not tried: TCP connectio
                  'date_error': None}
 
 
-def gather(checks, endpoints=(), use_settings_url=False, timeout=5, proxy=None, disk_path=None,
+def gather(groups, network_steps=(), endpoints=(), use_settings_url=False, timeout=5, proxy=None, disk_path=None,
            run_command=None, get_bin_path=None):
-    """The facts (_host_facts.SCHEMA) the selected ``checks`` need.
+    """The facts (_host_facts.SCHEMA) of the fact ``groups`` asked for (top-level keys of the schema).
+
+    ``network_steps``: which of 'dns', 'tcp', 'tls', 'date' (the HTTP Date header, worker endpoint only) to take per endpoint.
 
     ``endpoints``: [{'host', 'port', 'primary'}] from the controller; with ``use_settings_url`` the worker endpoint of the
     extension settings is put first (the controller had no automation_account_url). ``proxy``: {'host', 'port',
     'authorization'} for a CONNECT tunnel. ``run_command(argv) -> (rc, out, err)`` and ``get_bin_path(name)`` come from
     AnsibleModule.
     """
-    groups = schema.groups_for(checks)
     facts = {'schema_version': schema.SCHEMA_VERSION, 'os_family': 'linux'}
     settings = extension_settings() if ('extension' in groups or use_settings_url) else None
     environment = parse_key_value_file(read_text(ENVIRONMENT_FILE))
@@ -474,7 +475,7 @@ def gather(checks, endpoints=(), use_settings_url=False, timeout=5, proxy=None, 
             host, port = parse_endpoint(settings['url'])
             targets = [{'host': host, 'port': port, 'primary': True}] + [
                 t for t in targets if (t['host'], t['port']) != (host, port)]
-        facts['endpoints'] = [_endpoint_facts(t['host'], t['port'], bool(t.get('primary')), checks, timeout, proxy)
+        facts['endpoints'] = [_endpoint_facts(t['host'], t['port'], bool(t.get('primary')), network_steps, timeout, proxy)
                               for t in targets]
     if 'proxy_env' in groups:
         facts['proxy_env'] = {'process': _proxies(dict(os.environ)), 'system': _proxies(environment)}

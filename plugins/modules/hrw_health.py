@@ -274,7 +274,7 @@ def run_in_process(module):
     evaluates on the controller, with the same two functions, checks.probe_request and checks.evaluate.
     """
     request = checks.probe_request(module.params)
-    facts = probe.gather(request['checks'], request['endpoints'], request['use_settings_url'], request['timeout'],
+    facts = probe.gather(request['groups'], request['network_steps'], request['endpoints'], request['use_settings_url'], request['timeout'],
                          request.get('proxy'), request['disk_path'], run_command=module.run_command,
                          get_bin_path=module.get_bin_path)
     return checks.evaluate(facts, module.params)

@@ -21,14 +21,17 @@ description:
 author:
   - Azure Automation Hybrid Worker contributors (@azure-automation)
 options:
-  checks:
-    description: Check ids whose facts to gather (the selection hrw_health computed).
+  groups:
+    description: Fact groups (top-level keys of the facts schema) to gather, as hrw_health computed them from its selected checks.
     type: list
     elements: str
     required: true
-    choices: [cpu_cores, memory, disk_space, os_supported, dns, tcp_connect, tls, clock_skew, proxy, worker_service, worker_user,
-              extension_install, extension_settings, extension_status, log_folders, runtime_powershell, runtime_python,
-              runtime_paths, v1_remnants]
+  network_steps:
+    description:
+      - Network steps per endpoint, from V(dns), V(tcp), V(tls) and V(date) (the HTTP C(Date) header of the worker endpoint).
+    type: list
+    elements: str
+    default: []
   endpoints:
     description: Endpoints for the network facts, the worker endpoint first.
     type: list
@@ -92,7 +95,7 @@ EXAMPLES = r"""
 # Internal: run through azure_automation.hybrid_worker.hrw_health.
 - name: Gather the facts of the size checks
   azure_automation.hybrid_worker.hrw_host_probe:
-    checks: [cpu_cores, memory, disk_space]
+    groups: [cpu_cores, memory_mb, disk]
   register: probe
 """
 
@@ -107,10 +110,10 @@ facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_probe as probe
-from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._host_facts import CHECK_IDS
 
 ARGUMENT_SPEC = dict(
-    checks=dict(type='list', elements='str', required=True, choices=list(CHECK_IDS)),
+    groups=dict(type='list', elements='str', required=True),
+    network_steps=dict(type='list', elements='str', default=[]),
     endpoints=dict(type='list', elements='dict', default=[], options=dict(
         host=dict(type='str', required=True), port=dict(type='int', required=True), primary=dict(type='bool', default=False))),
     use_settings_url=dict(type='bool', default=False),
@@ -125,7 +128,7 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     try:
-        facts = probe.gather(p['checks'], p['endpoints'], p['use_settings_url'], p['timeout'], p['proxy'], p['disk_path'],
+        facts = probe.gather(p['groups'], p['network_steps'], p['endpoints'], p['use_settings_url'], p['timeout'], p['proxy'], p['disk_path'],
                              run_command=module.run_command, get_bin_path=module.get_bin_path)
     except ValueError as exc:
         module.fail_json(msg='Failed to gather the host facts: %s' % exc)
