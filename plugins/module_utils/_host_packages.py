@@ -2,11 +2,14 @@
 # Copyright (c) azure_automation.hybrid_worker contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Decision rules of ``hrw_modules``: what is installed + what is wanted -> a plan, and the commands for it.
+"""The one planner of ``hrw_modules``: what is installed + what is wanted -> a plan, and the steps for it.
 
 PRIVATE TO THIS COLLECTION: no compatibility promise for code outside it.
 
-Pure functions (no I/O) so each plan decision is unit-tested; ``_HybridWorkerHost.psm1`` mirrors them for Windows.
+Pure functions (no I/O) so each plan decision is unit-tested. The action plugin runs them on the controller for Linux
+and Windows hosts alike: the host reports an inventory (hrw_host_packages mode=inventory: _host_apply.py on Linux,
+_HrwPackages.psm1 on Windows) and carries out the steps it is given (mode=apply); it compares no versions.
+Python versions compare by PEP 440, PowerShell module versions by SemVer 2.0 precedence (prerelease below release).
 Python 3.8+, standard library only.
 """
 
@@ -35,35 +38,71 @@ def normalize_pip_name(name):
     return re.sub(r'[-_.]+', '-', name).lower()
 
 
-_PRE_TAGS = ('dev', 'a', 'alpha', 'b', 'beta', 'c', 'pre', 'preview', 'rc')
+def _release(text):
+    numbers = [int(p) for p in text.split('.')]
+    while len(numbers) > 1 and numbers[-1] == 0:  # 1.0 == 1.0.0
+        numbers.pop()
+    return tuple(numbers)
 
 
-def _release_key(version):
-    """Sort key: the dotted release numbers (trailing zeros dropped, so 1.0 == 1.0.0), then the suffix:
-    a pre-release (rc1, beta2, -preview) sorts below the release, anything else (post1, +local) above it."""
-    text = str(version).strip().lower().lstrip('v')
-    match = re.match(r'(\d+(?:\.\d+)*)(.*)$', text)
+_PEP440 = re.compile(
+    r'^v?(?:(?P<epoch>\d+)!)?(?P<release>\d+(?:\.\d+)*)'
+    r'(?:[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>\d+)?)?'
+    r'(?:-(?P<post_n1>\d+)|[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>\d+)?)?'
+    r'(?:[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>\d+)?)?'
+    r'(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?$')
+_PRE_RANK = {'a': 0, 'alpha': 0, 'b': 1, 'beta': 1, 'c': 2, 'rc': 2, 'pre': 2, 'preview': 2}
+_TOP = float('inf')
+
+
+def pep440_key(version):
+    """Sort key of a Python package version by PEP 440: 1.0.dev1 < 1.0a1 < 1.0b2 < 1.0rc1 < 1.0 < 1.0.post1 < 1.0+local.
+    A string that is not a PEP 440 version sorts below every valid one, by its text."""
+    text = str(version).strip().lower()
+    match = _PEP440.match(text)
     if not match:
-        return ((), (1, text))
-    release = [int(p) for p in match.group(1).split('.')]
-    while len(release) > 1 and release[-1] == 0:
-        release.pop()
-    suffix = match.group(2).lstrip('.-_+')
-    if not suffix:
-        return (tuple(release), (1, ''))
-    tag = re.match(r'[a-z]*', suffix).group(0)
-    number = re.search(r'\d+', suffix)
-    rank = 0 if tag in _PRE_TAGS else 2
-    return (tuple(release), (rank, tag, int(number.group(0)) if number else 0))
+        return (0, text)
+    pre = post = dev = None
+    if match.group('pre_l'):
+        pre = (_PRE_RANK[match.group('pre_l')], int(match.group('pre_n') or 0))
+    if match.group('post_n1') or match.group('post_l'):
+        post = int(match.group('post_n1') or match.group('post_n2') or 0)
+    if match.group('dev_l'):
+        dev = int(match.group('dev_n') or 0)
+    if pre is None and post is None and dev is not None:
+        pre_key = (-1, 0)           # 1.0.dev1 sorts before 1.0a1
+    else:
+        pre_key = pre if pre is not None else (3, 0)
+    local = tuple((1, int(p), '') if p.isdigit() else (0, 0, p) for p in re.split(r'[-_.]', match.group('local') or '') if p)
+    return (1, int(match.group('epoch') or 0), _release(match.group('release')), pre_key,
+            -1 if post is None else post, _TOP if dev is None else dev, local)
 
 
-def same_version(a, b):
-    return a is not None and b is not None and _release_key(a) == _release_key(b)
+_SEMVER = re.compile(r'^v?(?P<release>\d+(?:\.\d+)*)(?:-(?P<pre>[0-9a-z.-]+))?(?:\+[0-9a-z.-]+)?$')
 
 
-def compare_versions(a, b):
-    """-1, 0, 1."""
-    ka, kb = _release_key(a), _release_key(b)
+def semver_key(version):
+    """Sort key of a PowerShell module version by SemVer 2.0 precedence ('2.0.0-preview' < '2.0.0'; prerelease
+    identifiers numeric below alphanumeric; build metadata ignored); up to four release numbers as PowerShell allows."""
+    text = str(version).strip().lower()
+    match = _SEMVER.match(text)
+    if not match:
+        return (0, text)
+    pre = match.group('pre')
+    if pre is None:
+        pre_key = (1,)
+    else:
+        pre_key = (0,) + tuple((0, int(p), '') if p.isdigit() else (1, 0, p) for p in pre.split('.'))
+    return (1, _release(match.group('release')), pre_key)
+
+
+def same_version(a, b, key=pep440_key):
+    return a is not None and b is not None and key(a) == key(b)
+
+
+def compare_versions(a, b, key=pep440_key):
+    """-1, 0, 1 (PEP 440 unless ``key`` says otherwise)."""
+    ka, kb = key(a), key(b)
     return (ka > kb) - (ka < kb)
 
 
@@ -129,12 +168,12 @@ def plan_powershell(requested, installed, state):
     plan = []
     for req in requested:
         name = req['name']
-        versions = sorted(installed.get(name.lower(), []), key=_release_key)
+        versions = sorted(installed.get(name.lower(), []), key=semver_key)
         wanted = req.get('version')
-        has_wanted = any(same_version(v, wanted) for v in versions) if wanted else bool(versions)
+        has_wanted = any(same_version(v, wanted, semver_key) for v in versions) if wanted else bool(versions)
         if state == 'absent':
             if has_wanted:
-                after = [v for v in versions if wanted and not same_version(v, wanted)]
+                after = [v for v in versions if wanted and not same_version(v, wanted, semver_key)]
                 plan.append(_item('powershell', name, REMOVE, versions, after))
             else:
                 plan.append(_item('powershell', name, NOOP, versions, versions))
@@ -144,9 +183,9 @@ def plan_powershell(requested, installed, state):
         elif not versions:
             plan.append(_item('powershell', name, INSTALL, [], [wanted or 'latest']))
         else:
-            newer = all(compare_versions(wanted, v) > 0 for v in versions)
+            newer = all(compare_versions(wanted, v, semver_key) > 0 for v in versions)
             plan.append(_item('powershell', name, UPGRADE if newer else INSTALL, versions,
-                              sorted(versions + [wanted], key=_release_key)))
+                              sorted(versions + [wanted], key=semver_key)))
     return plan
 
 
@@ -188,23 +227,28 @@ def pwsh_list_script(names):
     """Script printing JSON [{Name, Version, ModuleBase}] of the modules visible to all users (CurrentUser scope, under $HOME, excluded)."""
     return (
         "$found = @(Get-Module -ListAvailable -Name @(%s) | Where-Object { -not $_.ModuleBase.StartsWith($HOME) } |\n"
-        "    ForEach-Object { [pscustomobject]@{ Name = $_.Name; Version = $_.Version.ToString(); ModuleBase = $_.ModuleBase } })\n"
+        "    ForEach-Object { $pre = $_.PrivateData.PSData.Prerelease; $v = $_.Version.ToString(); if ($pre) { $v += '-' + $pre }\n"
+        "        [pscustomobject]@{ Name = $_.Name; Version = $v; ModuleBase = $_.ModuleBase } })\n"
         "ConvertTo-Json -InputObject $found -Compress -Depth 2\n" % ', '.join(ps_quote(n) for n in names))
 
 
-def pwsh_change_script(item, repository):
-    """Install-Module / Uninstall-Module for one planned item (AllUsers scope)."""
-    name = ps_quote(item['name'])
-    if item['action'] == REMOVE:
-        removed = [v for v in item['before'] if v not in item['after']]
-        if item['after']:
+def pwsh_step_script(step, repository):
+    """Install-Module / Uninstall-Module for one module step (AllUsers scope)."""
+    name = ps_quote(step['name'])
+    if step['kind'] == 'module_uninstall':
+        if step.get('versions'):
             return '\n'.join("Uninstall-Module -Name %s -RequiredVersion %s -Force -ErrorAction Stop" % (name, ps_quote(v))
-                             for v in removed)
+                             for v in step['versions'])
         return "Uninstall-Module -Name %s -AllVersions -Force -ErrorAction Stop" % name
-    new = [v for v in item['after'] if v not in item['before']][0]
-    version = '' if new == 'latest' else ' -RequiredVersion %s' % ps_quote(new)
-    return ("Install-Module -Name %s%s -Repository %s -Scope AllUsers -Force -AllowClobber -AcceptLicense "
-            "-SkipPublisherCheck -ErrorAction Stop" % (name, version, ps_quote(repository)))
+    version = ' -RequiredVersion %s' % ps_quote(step['version']) if step.get('version') else ''
+    prerelease = ' -AllowPrerelease' if step.get('prerelease') else ''
+    return ("Install-Module -Name %s%s%s -Repository %s -Scope AllUsers -Force -AllowClobber -AcceptLicense "
+            "-SkipPublisherCheck -ErrorAction Stop" % (name, version, prerelease, ps_quote(repository)))
+
+
+def pwsh_change_script(item, repository):
+    """The script of the step for one planned item."""
+    return pwsh_step_script(_module_step(item), repository)
 
 
 PWSH_PREAMBLE = "$ErrorActionPreference = 'Stop'; $ProgressPreference = 'SilentlyContinue'\n"
@@ -291,3 +335,148 @@ def plan_environment(text, wanted):
         if key not in written and diff[key][1] is not None:
             out.append('%s=%s' % (key, _format_env_value(diff[key][1])))
     return '\n'.join(out) + '\n', diff
+
+
+# ---------------------------------------------------------------------------------------------------- the controller's side
+
+# The hrw_modules options, validated once (by the module when it runs in-process, else by the action plugin).
+ARGUMENT_SPEC = dict(
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    powershell_modules=dict(type='list', elements='dict', default=[], options=dict(
+        name=dict(type='str', required=True), version=dict(type='str'))),
+    powershell_repository=dict(type='str', default='PSGallery'),
+    python_packages=dict(type='list', elements='dict', default=[], options=dict(
+        name=dict(type='str', required=True), version=dict(type='str'), src=dict(type='path'))),
+    python_executable=dict(type='str'),
+    pip_index_url=dict(type='str'),
+    pip_find_links=dict(type='path'),
+    break_system_packages=dict(type='bool', default=False),
+    runtime_paths=dict(type='dict', options=dict(
+        powershell_7_2_path=dict(type='str'), python_3_10_path=dict(type='str'))),
+)
+MUTUALLY_EXCLUSIVE = [('pip_index_url', 'pip_find_links')]
+
+
+class PlanError(Exception):
+    """The plan cannot be carried out; ``plan`` is what was planned so far (returned as actions)."""
+
+    def __init__(self, message, plan):
+        super(PlanError, self).__init__(message)
+        self.plan = plan
+
+
+def _wanted_paths(params):
+    return dict((k, v) for k, v in (params.get('runtime_paths') or {}).items() if v is not None)
+
+
+def inventory_request(params):
+    """hrw_host_packages arguments for mode=inventory: what to list, nothing that decides."""
+    wanted = _wanted_paths(params)
+    return {'mode': 'inventory', 'python': bool(params['python_packages']), 'python_executable': params.get('python_executable'),
+            'powershell_modules': [m['name'] for m in params['powershell_modules']],
+            'runtime_paths': sorted(wanted), 'test_paths': sorted(set(v for v in wanted.values() if v))}
+
+
+def _module_step(item):
+    if item['action'] == REMOVE:
+        removed = [v for v in item['before'] if v not in item['after']]
+        return {'kind': 'module_uninstall', 'name': item['name'], 'versions': removed if item['after'] else None}
+    new = [v for v in item['after'] if v not in item['before']][0]
+    version = None if new == 'latest' else new
+    return {'kind': 'module_install', 'name': item['name'], 'version': version, 'prerelease': semver_key(version or '0')[2] != (1,)}
+
+
+def plan_all(params, inventory):
+    """(plan, apply arguments or None, warnings) from the options and the host's inventory; PlanError when it cannot be done."""
+    plan, steps, warnings = [], [], []
+    flag = False
+    if params['python_packages']:
+        python = inventory['python']
+        error = python.get('error')
+        if error == 'no_pip':
+            raise PlanError('pip is not available for %s; install it first (Debian: apt install python3-pip).' % python['executable'], plan)
+        if error == 'no_python':
+            raise PlanError('Python packages were requested but no Python interpreter was found on this host; install Python 3 '
+                            'or set python_executable.', plan)
+        if error:
+            raise PlanError('Failed to list the Python packages with %s: %s' % (python['executable'], python.get('detail')), plan)
+        installed = dict((normalize_pip_name(k), v) for k, v in python['installed'].items())  # Windows lists names as pip prints them
+        plan.extend(plan_python(params['python_packages'], installed, params['state']))
+        todo = [p for p in plan if p['type'] == 'python' and p['action'] != NOOP]
+        if todo:
+            managed = bool(python.get('externally_managed'))
+            if managed and not params['break_system_packages']:
+                raise PlanError('%s is externally managed (PEP 668) and would need to change %s. Set break_system_packages=true to '
+                                'install into its /usr/local site directory like "sudo -H pip install" (what the worker sees), '
+                                'or point python_executable at another interpreter.'
+                                % (python['executable'], ', '.join('%s (%s)' % (p['name'], p['action']) for p in todo)), plan)
+            flag = managed and params['break_system_packages']
+            removes = [p['spec'] for p in todo if p['action'] == REMOVE]
+            installs = [p['spec'] for p in todo if p['action'] != REMOVE]
+            if removes:
+                steps.append({'kind': 'pip_uninstall', 'specs': removes})
+            if installs:
+                steps.append({'kind': 'pip_install', 'specs': installs})
+    if params['powershell_modules']:
+        shell = inventory['powershell']
+        if not shell.get('available'):
+            raise PlanError('PowerShell modules were requested (%s) but pwsh is not installed on this host; install PowerShell 7 '
+                            'first.' % ', '.join(m['name'] for m in params['powershell_modules']), plan)
+        items = plan_powershell(params['powershell_modules'], shell['installed'], params['state'])
+        plan.extend(items)
+        steps.extend(_module_step(item) for item in items if item['action'] != NOOP)
+    wanted = _wanted_paths(params)
+    if wanted:
+        current = inventory.get('environment') or {}
+        executable = inventory.get('executable') or {}
+        for key, value in sorted(wanted.items()):
+            if value and not executable.get(value):
+                warnings.append('runtime_paths.%s: %s is not an executable file on this host.' % (key, value))
+        changes_ = {}
+        for key in sorted(wanted):
+            before, after = current.get(key) or None, wanted[key] or None
+            action = NOOP if before == after else ('unset' if after is None else 'set')
+            plan.append({'type': 'environment', 'name': key, 'action': action, 'before': before, 'after': after})
+            if action != NOOP:
+                changes_[key] = after
+        if changes_:
+            steps.append({'kind': 'environment', 'values': changes_})
+    if not steps:
+        return plan, None, warnings
+    request = {'mode': 'apply', 'steps': steps, 'python_executable': (inventory.get('python') or {}).get('executable'),
+               'pip_index_url': params.get('pip_index_url'), 'pip_find_links': params.get('pip_find_links'),
+               'break_system_packages': flag, 'powershell_repository': params['powershell_repository'],
+               'python': bool(params['python_packages']), 'powershell_modules': [m['name'] for m in params['powershell_modules']]}
+    return plan, request, warnings
+
+
+def public_actions(plan):
+    """The plan as returned: without the internal pip ``spec``."""
+    return [dict((k, v) for k, v in item.items() if k != 'spec') for item in plan]
+
+
+def module_result(params, plan, after=None, diff=False):
+    """What hrw_modules returns. ``after``: the inventory the apply step returned (None when nothing ran: check mode or no change)."""
+    python_after, powershell_after = {}, {}
+    for item in (p for p in plan if p['type'] == 'python'):
+        if after is not None and after.get('python'):
+            installed = dict((normalize_pip_name(k), v) for k, v in after['python']['installed'].items())
+            python_after[item['name']] = installed.get(normalize_pip_name(item['name']))
+        else:
+            python_after[item['name']] = item['after'] if item['after'] != 'latest' else None
+    for item in (p for p in plan if p['type'] == 'powershell'):
+        if after is not None and after.get('powershell'):
+            powershell_after[item['name']] = sorted(after['powershell']['installed'].get(item['name'].lower(), []), key=semver_key)
+        else:
+            powershell_after[item['name']] = item['after']
+    result = dict(changed=bool(changes(plan)), actions=public_actions(plan), python_packages=python_after,
+                  powershell_modules=powershell_after,
+                  restart_required=any(p['type'] == 'environment' and p['action'] != NOOP for p in plan))
+    if diff:
+        before_, after_ = {}, {}
+        for item in plan:
+            section = {'python': 'python_packages', 'powershell': 'powershell_modules', 'environment': 'environment'}[item['type']]
+            before_.setdefault(section, {})[item['name']] = item['before']
+            after_.setdefault(section, {})[item['name']] = item['after']
+        result['diff'] = {'before': before_, 'after': after_}
+    return result

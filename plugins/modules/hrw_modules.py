@@ -18,8 +18,11 @@ description:
     and sets the C(powershell_7_2_path)/C(python_3_10_path) variables the worker uses to find the PowerShell 7.2 and Python 3.10 runtimes.
   - It reads the installed versions first (C(Get-Module -ListAvailable), C(pip list --format json)) and changes only what differs,
     so it is idempotent, predicts every change in check mode, and reports before/after in diff mode.
-  - The Linux implementation is this Python module; on Windows hosts Ansible runs C(hrw_modules.ps1) with the same options and result.
-    There PowerShell modules are installed by Windows PowerShell 5.1 into C(C:\\Program Files\\WindowsPowerShell\\Modules)
+  - The host only lists and acts; the plan is made on the controller. The action plugin runs the internal module
+    C(hrw_host_packages) on the host to list what is installed, compares versions and plans there (PEP 440 for Python
+    packages, SemVer precedence for PowerShell modules, so C(1.0.0) over C(1.0.0rc1) and C(2.0.0) over C(2.0.0-preview) are
+    upgrades), and then, unless in check mode, has the host carry out the planned steps.
+  - On Windows hosts PowerShell modules are installed by Windows PowerShell 5.1 into C(C:\\Program Files\\WindowsPowerShell\\Modules)
     (also on the PowerShell 7 module path) and O(runtime_paths) are machine environment variables.
 author:
   - Azure Automation Hybrid Worker contributors (@azure-automation)
@@ -108,7 +111,8 @@ options:
         type: str
 notes:
   - Runs as root (C(become)); pip runs with C(HOME) set to the invoking user's home like C(sudo -H).
-  - Python package versions are compared on their release numbers; give the exact version string the index uses.
+  - Python package versions are compared by PEP 440, PowerShell module versions (with their prerelease label, for example
+    C(2.0.0-preview)) by SemVer 2.0 precedence.
 seealso:
   - module: azure_automation.hybrid_worker.hrw_health
 attributes:
@@ -215,197 +219,38 @@ restart_required:
   sample: false
 """
 
-import os
-import pwd
-
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_apply as host
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_packages as pk
 
-ENVIRONMENT_FILE = '/etc/environment'
-SYSTEM_PYTHON = '/usr/bin/python3'
-_PEP668_PROBE = ("import os, sys, sysconfig; print(sys.prefix == getattr(sys, 'base_prefix', sys.prefix) and "
-                 "os.path.isfile(os.path.join(sysconfig.get_path('stdlib'), 'EXTERNALLY-MANAGED')))")
 
+def run_in_process(module):
+    """Inventory, plan and apply on this host: what hrw_modules does when it is executed without its action plugin.
 
-class ModulesError(Exception):
-    pass
-
-
-class PythonPackages(object):
-    """pip of one interpreter."""
-
-    def __init__(self, module, python):
-        self.module = module
-        self.python = python
-        self.env = {'PIP_DISABLE_PIP_VERSION_CHECK': '1', 'PIP_NO_INPUT': '1', 'PIP_ROOT_USER_ACTION': 'ignore',
-                    'HOME': pwd.getpwuid(os.geteuid()).pw_dir}
-
-    def run(self, argv, action):
-        rc, out, err = self.module.run_command(argv, environ_update=self.env)
-        if rc != 0:
-            raise ModulesError('Failed to %s with %s: %s' % (action, self.python, (err or out).strip()[-2000:]))
-        return out
-
-    def installed(self):
-        rc, out, err = self.module.run_command([self.python, '-m', 'pip', 'list', '--format', 'json'], environ_update=self.env)
-        if rc != 0 and 'No module named pip' in err:
-            raise ModulesError('pip is not available for %s; install it first (Debian: apt install python3-pip).' % self.python)
-        if rc != 0:
-            raise ModulesError('Failed to list the Python packages with %s: %s' % (self.python, (err or out).strip()[-2000:]))
-        try:
-            return pk.parse_pip_list(out)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ModulesError('Failed to read the output of pip list of %s: %s' % (self.python, exc))
-
-    def externally_managed(self):
-        return self.run([self.python, '-c', _PEP668_PROBE], 'inspect the Python installation').strip() == 'True'
-
-
-class PowerShellModules(object):
-    """Install-Module / Uninstall-Module through pwsh."""
-
-    def __init__(self, module, pwsh):
-        self.module = module
-        self.pwsh = pwsh
-
-    def run(self, script, action):
-        rc, out, err = self.module.run_command(pk.pwsh_argv(self.pwsh, script))
-        if rc != 0:
-            raise ModulesError('Failed to %s: %s' % (action, (err or out).strip()[-2000:]))
-        return out
-
-    def installed(self, names):
-        return pk.parse_pwsh_list(self.run(pk.pwsh_list_script(names), 'list PowerShell modules'))
-
-
-def apply_python(module, params, plan):
-    python = params['python_executable'] or (SYSTEM_PYTHON if os.access(SYSTEM_PYTHON, os.X_OK)
-                                             else module.get_bin_path('python3', required=True))
-    pip = PythonPackages(module, python)
-    requested = params['python_packages']
-    plan.extend(pk.plan_python(requested, pip.installed(), params['state']))
-    todo = [p for p in plan if p['type'] == 'python' and p['action'] != pk.NOOP]
-    if not todo:
-        return pip
-    managed = pip.externally_managed()
-    if managed and not params['break_system_packages']:
-        raise ModulesError('%s is externally managed (PEP 668) and would need to change %s. Set break_system_packages=true to '
-                           'install into its /usr/local site directory like "sudo -H pip install" (what the worker sees), '
-                           'or point python_executable at another interpreter.'
-                           % (python, ', '.join('%s (%s)' % (p['name'], p['action']) for p in todo)))
-    if module.check_mode:
-        return pip
-    flag = managed and params['break_system_packages']
-    removes = [p['spec'] for p in todo if p['action'] == pk.REMOVE]
-    installs = [p['spec'] for p in todo if p['action'] != pk.REMOVE]
-    if removes:
-        pip.run(pk.pip_uninstall_argv(python, removes, flag), 'remove %s' % ', '.join(removes))
-    if installs:
-        pip.run(pk.pip_install_argv(python, installs, params['pip_index_url'], params['pip_find_links'], flag),
-                'install %s' % ', '.join(installs))
-    return pip
-
-
-def apply_powershell(module, params, plan):
-    pwsh = module.get_bin_path('pwsh')
-    if not pwsh:
-        raise ModulesError('PowerShell modules were requested (%s) but pwsh is not installed on this host; install PowerShell 7 '
-                           'first.' % ', '.join(m['name'] for m in params['powershell_modules']))
-    shell = PowerShellModules(module, pwsh)
-    names = [m['name'] for m in params['powershell_modules']]
-    plan.extend(pk.plan_powershell(params['powershell_modules'], shell.installed(names), params['state']))
-    if module.check_mode:
-        return shell
-    for item in plan:
-        if item['type'] == 'powershell' and item['action'] != pk.NOOP:
-            shell.run(pk.pwsh_change_script(item, params['powershell_repository']),
-                      '%s PowerShell module %s' % (item['action'], item['name']))
-    return shell
-
-
-def apply_runtime_paths(module, params, plan):
-    wanted = dict((k, v) for k, v in (params['runtime_paths'] or {}).items() if v is not None)
-    if not wanted:
-        return False
+    Through Ansible the action plugin (plugins/action/hrw_modules.py) runs instead: hrw_host_packages lists and applies on
+    the host, and the plan is made on the controller, with the same functions.
+    """
+    params = module.params
+    plan = []
     try:
-        with open(ENVIRONMENT_FILE, 'r') as handle:
-            text = handle.read()
-    except (IOError, OSError):
-        text = ''
-    new_text, diff = pk.plan_environment(text, wanted)
-    for key, value in sorted(wanted.items()):
-        if value and not (os.path.isfile(value) and os.access(value, os.X_OK)):
-            module.warn('runtime_paths.%s: %s is not an executable file on this host.' % (key, value))
-    for key in sorted(wanted):
-        before, after = diff.get(key, (wanted[key] or None, wanted[key] or None))
-        action = 'noop' if key not in diff else ('unset' if after is None else 'set')
-        plan.append({'type': 'environment', 'name': key, 'action': action, 'before': before, 'after': after})
-    if diff and not module.check_mode:
-        tmp = os.path.join(module.tmpdir, 'environment')
-        with open(tmp, 'w') as handle:
-            handle.write(new_text)
-        if os.path.exists(ENVIRONMENT_FILE):
-            os.chmod(tmp, os.stat(ENVIRONMENT_FILE).st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, ENVIRONMENT_FILE)
-    return bool(diff)
-
-
-def public_actions(plan):
-    """The plan as returned: without the internal pip ``spec``."""
-    return [dict((k, v) for k, v in item.items() if k != 'spec') for item in plan]
+        found = host.inventory(module, pk.inventory_request(params))
+        plan, request, warnings = pk.plan_all(params, found)
+        for warning in warnings:
+            module.warn(warning)
+        after = None
+        if request and not module.check_mode:
+            after = host.apply(module, request)
+    except pk.PlanError as exc:
+        module.fail_json(msg=str(exc), actions=pk.public_actions(exc.plan))
+    except host.HostError as exc:
+        module.fail_json(msg=str(exc), actions=pk.public_actions(plan))
+    return pk.module_result(params, plan, after, module._diff)
 
 
 def main():
-    argument_spec = dict(
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        powershell_modules=dict(type='list', elements='dict', default=[], options=dict(
-            name=dict(type='str', required=True), version=dict(type='str'))),
-        powershell_repository=dict(type='str', default='PSGallery'),
-        python_packages=dict(type='list', elements='dict', default=[], options=dict(
-            name=dict(type='str', required=True), version=dict(type='str'), src=dict(type='path'))),
-        python_executable=dict(type='str'),
-        pip_index_url=dict(type='str'),
-        pip_find_links=dict(type='path'),
-        break_system_packages=dict(type='bool', default=False),
-        runtime_paths=dict(type='dict', options=dict(
-            powershell_7_2_path=dict(type='str'), python_3_10_path=dict(type='str'))),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[('pip_index_url', 'pip_find_links')])
-    params = module.params
-    plan = []
-    python_after, powershell_after = {}, {}
-    try:
-        pip = apply_python(module, params, plan) if params['python_packages'] else None
-        shell = apply_powershell(module, params, plan) if params['powershell_modules'] else None
-        restart_required = apply_runtime_paths(module, params, plan)
-        changed = bool(pk.changes(plan))
-        if pip:
-            installed = pip.installed() if changed and not module.check_mode else None
-            for item in (p for p in plan if p['type'] == 'python'):
-                python_after[item['name']] = (installed.get(pk.normalize_pip_name(item['name'])) if installed is not None
-                                              else item['after'] if item['after'] != 'latest' else None)
-        if shell:
-            installed = shell.installed([m['name'] for m in params['powershell_modules']]) \
-                if changed and not module.check_mode else None
-            for item in (p for p in plan if p['type'] == 'powershell'):
-                powershell_after[item['name']] = (installed.get(item['name'].lower(), []) if installed is not None
-                                                  else item['after'])
-    except ModulesError as exc:
-        module.fail_json(msg=str(exc), actions=public_actions(plan))
-    result = dict(changed=changed, actions=public_actions(plan), python_packages=python_after, powershell_modules=powershell_after,
-                  restart_required=restart_required)
-    if module._diff:
-        before, after = {}, {}
-        for item in plan:
-            section = {'python': 'python_packages', 'powershell': 'powershell_modules', 'environment': 'environment'}[item['type']]
-            before.setdefault(section, {})[item['name']] = item['before']
-            after.setdefault(section, {})[item['name']] = item['after']
-        result['diff'] = {'before': before, 'after': after}
-    module.exit_json(**result)
+    module = AnsibleModule(argument_spec=pk.ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=pk.MUTUALLY_EXCLUSIVE)
+    module.exit_json(**run_in_process(module))
 
 
 if __name__ == '__main__':

@@ -15,6 +15,7 @@ import pytest
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_apply as host_apply
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_packages as pk
 from ansible_collections.azure_automation.hybrid_worker.plugins.modules import hrw_modules
 
@@ -94,8 +95,8 @@ def host(monkeypatch, tmp_path):
 
     monkeypatch.setattr(AnsibleModule, 'run_command', run_command)
     monkeypatch.setattr(AnsibleModule, 'get_bin_path', get_bin_path)
-    monkeypatch.setattr(hrw_modules, 'ENVIRONMENT_FILE', str(tmp_path / 'environment'))
-    monkeypatch.setattr(hrw_modules, 'SYSTEM_PYTHON', str(tmp_path / 'no-python'))
+    monkeypatch.setattr(host_apply, 'ENVIRONMENT_FILE', str(tmp_path / 'environment'))
+    monkeypatch.setattr(host_apply, 'SYSTEM_PYTHON', str(tmp_path / 'no-python'))
     return fake
 
 
