@@ -110,13 +110,13 @@ Function Get-HrwPackageInventory {
 
 Function Install-HrwModule {
     param([System.Collections.IDictionary]$Step, [string]$Repository)
-    $install = @{ Name = $Step.name; Repository = $Repository; Scope = 'AllUsers'; Force = $true; AllowClobber = $true; ErrorAction = 'Stop' }
-    if ($Step.version) {
-        $install.RequiredVersion = $Step.version
+    $install = @{ Name = $Step['name']; Repository = $Repository; Scope = 'AllUsers'; Force = $true; AllowClobber = $true; ErrorAction = 'Stop' }
+    if ($Step['version']) {
+        $install.RequiredVersion = $Step['version']
     }
     $command = Get-Command -Name Install-Module
     $optional = @('AcceptLicense', 'SkipPublisherCheck')
-    if ($Step.prerelease) {
+    if ($Step['prerelease']) {
         $optional += 'AllowPrerelease'
     }
     foreach ($name in $optional) {
@@ -135,9 +135,9 @@ Function Invoke-HrwPackageStep {
     param([object[]]$Steps, [string]$PythonExecutable, [string]$IndexUrl, [string]$FindLinks, [string]$Repository)
     $python = Get-HrwPython -Executable $PythonExecutable
     foreach ($step in $Steps) {
-        switch ($step.kind) {
+        switch ($step['kind']) {
             'pip_uninstall' {
-                $null = Invoke-HrwPip -Python $python -Arguments (@('uninstall', '--no-input', '-y') + @($step.specs)) -Action "remove $(@($step.specs) -join ', ')"
+                $null = Invoke-HrwPip -Python $python -Arguments (@('uninstall', '--no-input', '-y') + @($step['specs'])) -Action "remove $(@($step['specs']) -join ', ')"
             }
             'pip_install' {
                 $arguments = @('install', '--no-input')
@@ -147,28 +147,29 @@ Function Invoke-HrwPackageStep {
                 elseif ($IndexUrl) {
                     $arguments += @('--index-url', $IndexUrl)
                 }
-                $null = Invoke-HrwPip -Python $python -Arguments ($arguments + @($step.specs)) -Action "install $(@($step.specs) -join ', ')"
+                $null = Invoke-HrwPip -Python $python -Arguments ($arguments + @($step['specs'])) -Action "install $(@($step['specs']) -join ', ')"
             }
             'module_install' {
                 Install-HrwModule -Step $step -Repository $Repository
             }
             'module_uninstall' {
-                if ($step.versions) {
-                    foreach ($version in @($step.versions)) {
-                        Uninstall-Module -Name $step.name -RequiredVersion $version -Force -ErrorAction Stop
+                if ($step['versions']) {
+                    foreach ($version in @($step['versions'])) {
+                        Uninstall-Module -Name $step['name'] -RequiredVersion $version -Force -ErrorAction Stop
                     }
                 }
                 else {
-                    Uninstall-Module -Name $step.name -AllVersions -Force -ErrorAction Stop
+                    Uninstall-Module -Name $step['name'] -AllVersions -Force -ErrorAction Stop
                 }
             }
             'environment' {
-                foreach ($name in @($step.values.Keys)) {
-                    [Environment]::SetEnvironmentVariable($name, $step.values[$name], 'Machine')
+                $values = $step['values']
+                foreach ($name in @($values.Keys)) {
+                    [Environment]::SetEnvironmentVariable($name, $values[$name], 'Machine')
                 }
             }
             default {
-                throw "unknown step '$($step.kind)'"
+                throw "unknown step '$($step['kind'])'"
             }
         }
     }

@@ -152,7 +152,7 @@ Function Get-HrwTlsFact {
     # Handshake once, recording what certificate validation reported (the controller decides on it), then HEAD / for the
     # Date header. Every certificate is accepted so that the issuer and the Date header can still be read.
     param([string]$HostName, [int]$Port, [int]$TimeoutSeconds, [bool]$WantDate, [System.Collections.IDictionary]$Proxy)
-    $facts = [ordered]@{ verified = $false; handshake_error = $null; policy_errors = $null; chain_status = @(); leaf_issuer = $null
+    $tls = [ordered]@{ verified = $false; handshake_error = $null; policy_errors = $null; chain_status = @(); leaf_issuer = $null
         names = @(); server_time = $null; local_time = $null; date_error = $null
     }
     $state = @{ errors = [System.Net.Security.SslPolicyErrors]::None; chain = @(); status = @() }
@@ -170,23 +170,23 @@ Function Get-HrwTlsFact {
         $client = Open-HrwConnection -HostName $HostName -Port $Port -TimeoutSeconds $TimeoutSeconds -Proxy $Proxy
     }
     catch {
-        $facts.handshake_error = 'cannot connect: {0}' -f (Get-HrwInnerMessage -Exception $_.Exception)
-        return $facts
+        $tls.handshake_error = 'cannot connect: {0}' -f (Get-HrwInnerMessage -Exception $_.Exception)
+        return $tls
     }
     try {
         $stream = New-Object -TypeName System.Net.Security.SslStream -ArgumentList @($client.GetStream(), $false, $callback)
         $stream.AuthenticateAsClient($HostName, $null, [System.Security.Authentication.SslProtocols]::Tls12, $false)
         $leaf = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList $stream.RemoteCertificate
-        $facts.leaf_issuer = $leaf.Issuer
+        $tls.leaf_issuer = $leaf.Issuer
         $names = @(Get-HrwNamePart -DistinguishedName $leaf.Issuer)
         foreach ($cert in @($state.chain | Select-Object -Skip 1)) {
             $names += @(Get-HrwNamePart -DistinguishedName $cert.Subject)
             $names += @(Get-HrwNamePart -DistinguishedName $cert.Issuer)
         }
-        $facts.names = $names
-        $facts.policy_errors = $state.errors.ToString()
-        $facts.chain_status = @($state.status)
-        $facts.verified = $state.errors -eq [System.Net.Security.SslPolicyErrors]::None
+        $tls.names = $names
+        $tls.policy_errors = $state.errors.ToString()
+        $tls.chain_status = @($state.status)
+        $tls.verified = $state.errors -eq [System.Net.Security.SslPolicyErrors]::None
         if ($WantDate) {
             try {
                 $request = [System.Text.Encoding]::ASCII.GetBytes("HEAD / HTTP/1.1`r`nHost: $HostName`r`nUser-Agent: hrw_health`r`nConnection: close`r`n`r`n")
@@ -195,27 +195,27 @@ Function Get-HrwTlsFact {
                 $line = $reader.ReadLine()
                 while ($null -ne $line -and $line -ne '') {
                     if ($line -match '^(?i)date:\s*(.+)$') {
-                        $facts.server_time = [DateTimeOffset]::Parse($Matches[1].Trim(), [Globalization.CultureInfo]::InvariantCulture).ToUnixTimeSeconds()
-                        $facts.local_time = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+                        $tls.server_time = [DateTimeOffset]::Parse($Matches[1].Trim(), [Globalization.CultureInfo]::InvariantCulture).ToUnixTimeSeconds()
+                        $tls.local_time = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
                     }
                     $line = $reader.ReadLine()
                 }
-                if ($null -eq $facts.server_time) {
-                    $facts.date_error = 'no Date header in the response'
+                if ($null -eq $tls.server_time) {
+                    $tls.date_error = 'no Date header in the response'
                 }
             }
             catch {
-                $facts.date_error = $_.Exception.Message
+                $tls.date_error = $_.Exception.Message
             }
         }
     }
     catch {
-        $facts.handshake_error = Get-HrwInnerMessage -Exception $_.Exception
+        $tls.handshake_error = Get-HrwInnerMessage -Exception $_.Exception
     }
     finally {
         $client.Dispose()
     }
-    $facts
+    $tls
 }
 
 Function Get-HrwEndpointFact {
