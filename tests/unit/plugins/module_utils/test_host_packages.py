@@ -162,3 +162,35 @@ def test_environment_unset_quotes_duplicates_and_ignore():
     same, diff3 = pk.plan_environment('python_3_10_path="/usr/bin/python3"\n', {'python_3_10_path': '/usr/bin/python3'})
     assert diff3 == {} and same == 'python_3_10_path="/usr/bin/python3"\n'
     assert pk.plan_environment('', {'python_3_10_path': ''}) == ('', {})
+
+
+# ---------------------------------------------------------------------------------------------------- one comparison per ecosystem
+
+def test_pep440_order_of_python_versions():
+    chain = ['1.0.dev1', '1.0a1', '1.0alpha2', '1.0b1', '1.0rc1', '1.0', '1.0.post1', '1.0.post1+local.7', '1.1.dev0', '1.1']
+    assert sorted(reversed(chain), key=pk.pep440_key) == chain
+    assert pk.same_version('1.0alpha1', '1.0a1') and pk.same_version('1.0-rc.1', '1.0rc1') and pk.same_version('1!2.0', '1!2')
+    assert pk.compare_versions('1.0.dev1', '1.0a1') == -1
+
+
+def test_semver_order_of_powershell_module_versions():
+    chain = ['1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-alpha.beta', '1.0.0-beta', '1.0.0-beta.2', '1.0.0-beta.11', '1.0.0-rc.1',
+             '1.0.0', '1.0.1-preview', '1.0.1', '1.0.1.4']
+    assert sorted(reversed(chain), key=pk.semver_key) == chain
+    assert pk.same_version('2.0.0+build.5', '2.0', pk.semver_key)
+
+
+def test_release_over_its_prerelease_is_an_upgrade_in_both_planners():
+    assert actions(pk.plan_python([{'name': 'x', 'version': '1.0.0'}], {'x': '1.0.0rc1'}, 'present')) == [('x', 'upgrade')]
+    assert actions(pk.plan_python([{'name': 'x', 'version': '1.0.0rc1'}], {'x': '1.0.0'}, 'present')) == [('x', 'downgrade')]
+    plan = pk.plan_powershell([{'name': 'Az.Accounts', 'version': '2.0.0'}], {'az.accounts': ['2.0.0-preview']}, 'present')
+    assert actions(plan) == [('Az.Accounts', 'upgrade')] and plan[0]['after'] == ['2.0.0-preview', '2.0.0']
+    plan = pk.plan_powershell([{'name': 'Pester', 'version': '6.0.0-alpha.beta'}], {'pester': ['6.0.0-alpha.1']}, 'present')
+    assert actions(plan) == [('Pester', 'upgrade')]
+
+
+def test_prerelease_module_install_step_asks_for_prerelease():
+    plan = pk.plan_powershell([{'name': 'Az.Accounts', 'version': '3.0.0-preview'}], {}, 'present')
+    script = pk.pwsh_change_script(plan[0], 'PSGallery')
+    assert "-RequiredVersion '3.0.0-preview' -AllowPrerelease" in script
+    assert '-AllowPrerelease' not in pk.pwsh_change_script(pk.plan_powershell([{'name': 'A', 'version': '3.0.0'}], {}, 'present')[0], 'G')

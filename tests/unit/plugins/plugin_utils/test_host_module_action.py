@@ -31,7 +31,7 @@ def make_action(windows, seen):
     action._connection = FakeConnection(windows)
     action._task = types.SimpleNamespace(async_val=0)
 
-    def execute_module(task_vars=None, wrap_async=False):
+    def execute_module(task_vars=None, wrap_async=False, module_name=None, module_args=None):
         seen.append(tuple(action._connection.module_implementation_preferences))
         return {"changed": False}
 
@@ -59,7 +59,7 @@ def test_preferences_while_the_module_runs(windows, expected):
 def test_preferences_restored_when_the_module_raises():
     action = make_action(False, [])
 
-    def boom(task_vars=None, wrap_async=False):
+    def boom(task_vars=None, wrap_async=False, module_name=None, module_args=None):
         raise RuntimeError("connection lost")
 
     action._execute_module = boom
@@ -77,11 +77,10 @@ for mod_type in ("", ".py"):
 """
 
 
-@pytest.mark.parametrize("name", ["hrw_health", "hrw_modules"])
+@pytest.mark.parametrize("name", ["hrw_host_probe", "hrw_host_packages"])
 def test_loader_picks_the_ps1_without_the_action_plugin_and_the_py_with_it(name):
     """Why the action plugin exists: with preference '' the collection loader returns the .ps1 sibling."""
-    if not os.path.isfile(os.path.join(COLLECTION_ROOT, "plugins", "modules", name + ".ps1")):
-        pytest.skip("no PowerShell sibling")
+    assert os.path.isfile(os.path.join(COLLECTION_ROOT, "plugins", "modules", name + ".ps1"))
     collections_path = os.path.dirname(os.path.dirname(os.path.dirname(COLLECTION_ROOT)))
     out = subprocess.run([sys.executable, "-c", LOADER_PROBE, collections_path, "azure_automation.hybrid_worker." + name],
                          capture_output=True, text=True, check=True, env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path))
