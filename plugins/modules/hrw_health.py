@@ -32,9 +32,10 @@ description:
     Valid but from another issuer is a C(warn) named B(TLS interception). Not valid is a C(fail); the summary says whether it looks
     like a TLS-intercepting proxy (untrusted or self-signed chain, or host name mismatch, from an unexpected issuer) or not.
   - C(clock_skew) - local clock against the HTTP C(Date) header of the worker endpoint. Warn beyond 60 s, fail beyond 300 s.
-  - C(proxy) - proxy variables in the environment and in C(/etc/environment) (shown without credentials), and whether the extension's
-    protected settings carry C(Proxy_URL) (never its value; when they are encrypted only their presence is known). Warn on a host
-    proxy when the extension has no C(Proxy_URL), or when the two C(https_proxy) values differ.
+  - C(proxy) - proxy variables in the environment and in C(/etc/environment) (Windows the machine environment and the WinHTTP
+    proxy), shown without credentials, and whether the extension's protected settings carry C(Proxy_URL) (never its value; when
+    they are encrypted only their presence is known; Windows public C(ProxySettings)). Warn on a host proxy when the extension has
+    no proxy setting, or when the two C(https_proxy) values differ.
   - C(worker_service) - Linux C(hwd), Windows C(HybridWorkerService) is running and starts at boot. Fail when not running,
     warn when not enabled.
   - C(worker_user) - the C(hweautomation) user exists (Linux). Fail otherwise. On Windows, where jobs run as Local System or the
@@ -44,12 +45,14 @@ description:
   - C(extension_settings) - the newest extension settings file has an https C(AutomationAccountURL), equal to
     O(automation_account_url) when given. Fail otherwise.
   - C(extension_status) - the newest extension status file says C(success). Warn on C(transitioning)/C(warning) or no file, fail on error.
-  - C(log_folders) - the extension log folder (and on Linux C(/home/hweautomation)) exist. Warn otherwise.
+  - C(log_folders) - the extension log folder (and on Linux C(/home/hweautomation), on Windows the C(Microsoft-SMA/Operational)
+    event log) exist. Warn otherwise.
   - C(runtime_powershell) - C(pwsh) is on C(PATH) and reports a version. Warn otherwise (PowerShell runbooks only).
   - C(runtime_python) - C(python3) (Windows C(python)) is found. Fail on Linux when missing (the extension needs it), warn on Windows.
   - C(runtime_paths) - C(powershell_7_2_path) and C(python_3_10_path) (Linux C(/etc/environment), Windows machine environment) name
     executable files. Fail when one is set to a missing file, warn when neither is set.
-  - C(v1_remnants) - files, users, registry keys and processes of a legacy agent-based (V1) worker. Warn when any is found.
+  - C(v1_remnants) - files, users, registry keys, the C(HealthService) service (Windows) and processes of a legacy agent-based (V1)
+    worker. Warn when any is found.
   - A check that cannot gather its facts reports C(warn), never C(ok).
 author:
   - Azure Automation Hybrid Worker contributors (@azure-automation)
