@@ -137,7 +137,8 @@ Function Invoke-HrwPackageStep {
     foreach ($step in $Steps) {
         switch ($step['kind']) {
             'pip_uninstall' {
-                $null = Invoke-HrwPip -Python $python -Arguments (@('uninstall', '--no-input', '-y') + @($step['specs'])) -Action "remove $(@($step['specs']) -join ', ')"
+                $specs = @($step['specs'])
+                $null = Invoke-HrwPip -Python $python -Arguments (@('uninstall', '--no-input', '-y') + $specs) -Action "remove $($specs -join ', ')"
             }
             'pip_install' {
                 $arguments = @('install', '--no-input')

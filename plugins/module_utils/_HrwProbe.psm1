@@ -307,7 +307,9 @@ Function Get-HrwExtensionFact {
     if (Test-Path -LiteralPath $script:HrwExtensionRoot) {
         foreach ($dir in @(Get-ChildItem -LiteralPath $script:HrwExtensionRoot -Directory)) {
             $versions += $dir.Name
-            $byVersion[$dir.Name] = [ordered]@{ settings = (Get-HrwSettingsFact -Directory $dir.FullName); status = (Get-HrwStatusFact -Directory $dir.FullName) }
+            $settings = Get-HrwSettingsFact -Directory $dir.FullName
+            $status = Get-HrwStatusFact -Directory $dir.FullName
+            $byVersion[$dir.Name] = [ordered]@{ settings = $settings; status = $status }
         }
     }
     [ordered]@{ versions = $versions; by_version = $byVersion }
@@ -443,7 +445,8 @@ Function Get-HrwFact {
     if ($Group -contains 'proxy_env') {
         $process = @{}
         Get-ChildItem -Path Env: | ForEach-Object { $process[$_.Name] = $_.Value }
-        $facts.proxy_env = [ordered]@{ process = (Get-HrwProxyVariable -Values $process); system = (Get-HrwProxyVariable -Values ([Environment]::GetEnvironmentVariables('Machine'))) }
+        $machine = [Environment]::GetEnvironmentVariables('Machine')
+        $facts.proxy_env = [ordered]@{ process = (Get-HrwProxyVariable -Values $process); system = (Get-HrwProxyVariable -Values $machine) }
     }
     if ($Group -contains 'winhttp_proxy') {
         $facts.winhttp_proxy = Get-HrwWinHttpProxy

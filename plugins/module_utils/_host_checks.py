@@ -19,7 +19,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_facts
-from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._host_facts import (  # noqa: F401 (re-exported)
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._host_facts import (  # noqa: F401 pylint: disable=unused-import
     parse_endpoint, parse_key_value_file, redact_url)
 
 OK = 'ok'

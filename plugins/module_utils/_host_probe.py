@@ -27,7 +27,7 @@ import time
 from email.utils import parsedate_to_datetime
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_facts as schema
-from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._host_facts import (  # noqa: F401 (re-exported)
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._host_facts import (  # noqa: F401 pylint: disable=unused-import
     parse_endpoint, parse_key_value_file, parse_proxy_url, redact_url)
 
 # Documented locations (DOMAIN.md sections 8 and 14). Unit tests patch these constants.

@@ -28,26 +28,24 @@ $spec = @{
 $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 $p = $module.Params
 
-try {
-    [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
-    $listing = @{ Python = $p.python; PythonExecutable = $p.python_executable; PowerShellModules = $p.powershell_modules
-        RuntimePaths = $p.runtime_paths; TestPaths = $p.test_paths
-    }
-    $module.Result.changed = $false
-    if ($p.mode -eq 'apply') {
-        $module.Result.changed = $p.steps.Count -gt 0
-        if ($module.CheckMode) {
-            $module.Result.inventory = $null
-            $module.ExitJson()
+$module.Result.changed = ($p.mode -eq 'apply') -and $p.steps.Count -gt 0
+$module.Result.inventory = $null
+if (($p.mode -eq 'inventory') -or -not $module.CheckMode) {
+    try {
+        [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
+        $listing = @{ Python = $p.python; PythonExecutable = $p.python_executable; PowerShellModules = $p.powershell_modules
+            RuntimePaths = $p.runtime_paths; TestPaths = $p.test_paths
         }
-        Invoke-HrwPackageStep -Steps $p.steps -PythonExecutable $p.python_executable -IndexUrl $p.pip_index_url -FindLinks $p.pip_find_links `
-            -Repository $p.powershell_repository
-        $listing.RuntimePaths = @()
-        $listing.TestPaths = @()
+        if ($p.mode -eq 'apply') {
+            Invoke-HrwPackageStep -Steps $p.steps -PythonExecutable $p.python_executable -IndexUrl $p.pip_index_url -FindLinks $p.pip_find_links `
+                -Repository $p.powershell_repository
+            $listing.RuntimePaths = @()
+            $listing.TestPaths = @()
+        }
+        $module.Result.inventory = Get-HrwPackageInventory @listing
     }
-    $module.Result.inventory = Get-HrwPackageInventory @listing
-}
-catch {
-    $module.FailJson("Failed to manage the worker's modules and packages: $($_.Exception.Message)", $_)
+    catch {
+        $module.FailJson("Failed to manage the worker's modules and packages: $($_.Exception.Message)", $_)
+    }
 }
 $module.ExitJson()

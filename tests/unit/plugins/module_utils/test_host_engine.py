@@ -99,7 +99,10 @@ def _walk(node):
 def powershell_fact_shapes(path):
     """(key sets of the [ordered]@{} literals, names assigned as $facts.<name>) of a PowerShell file."""
     tree, source = _powershell_tree(path)
-    text = lambda n: source[n.start_byte:n.end_byte].decode()  # noqa: E731
+
+    def text(node):
+        return source[node.start_byte:node.end_byte].decode()
+
     literals, members = [], set()
     for node in _walk(tree.root_node):
         if node.type == 'cast_expression' and text(node.children[0]).lower() == '[ordered]':

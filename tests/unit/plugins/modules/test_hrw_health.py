@@ -143,7 +143,7 @@ def test_parse_endpoint():
 
 
 def test_posix_host_runs_the_python_implementation(tmp_path):
-    """Through ansible itself: the action plugin must pick hrw_health.py, not the sorted-first hrw_health.ps1."""
+    """Through ansible itself: the action runs the probe hrw_host_probe.py, not the sorted-first hrw_host_probe.ps1."""
     import subprocess
     ansible = os.path.join(os.path.dirname(sys.executable), 'ansible')
     if not os.path.exists(ansible):
