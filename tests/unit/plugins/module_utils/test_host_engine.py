@@ -232,3 +232,20 @@ def test_module_documentation_matches_the_rules():
         assert tuple(doc['options'][option]['choices']) == hc.CHECK_IDS
     for option, spec in hc.ARGUMENT_SPEC.items():
         assert doc['options'][option].get('default') == spec.get('default'), option
+
+
+def test_powershell_package_inventory_has_the_shape_the_planner_reads():
+    """_HrwPackages.psm1 builds the inventory as [ordered] literals with the keys the Linux side returns."""
+    from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_apply as host
+
+    class Module(object):
+        def run_command(self, argv, environ_update=None):
+            return (0, '[{"name": "six", "version": "1.16.0"}]', '') if argv[1:3] == ['-m', 'pip'] else (0, 'False\n', '')
+
+        def get_bin_path(self, name, required=False):
+            return None
+
+    linux = host.inventory(Module(), {'python': True, 'python_executable': '/usr/bin/python3', 'powershell_modules': ['Pester'],
+                                      'runtime_paths': [], 'test_paths': []})
+    literals, _members = powershell_fact_shapes(os.path.join(ROOT, 'plugins', 'module_utils', '_HrwPackages.psm1'))
+    assert sorted(literals, key=sorted) == sorted([frozenset(linux), frozenset(linux['python']), frozenset(linux['powershell'])], key=sorted)
