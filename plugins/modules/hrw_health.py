@@ -115,8 +115,10 @@ options:
     description:
       - HTTP proxy that C(tcp_connect), C(tls) and C(clock_skew) go through (a CONNECT tunnel), in the form of the extension's
         C(Proxy_URL) setting, C(http://[user:password@]host:port). An explicit TLS-inspecting proxy then shows in C(tls).
-      - Without it those checks connect directly. The password is masked in all output; summaries show the URL without credentials
-        (the Windows implementation masks the whole value).
+      - Without it those checks connect directly.
+      - The option is C(no_log) on Linux and Windows alike, because the URL may carry credentials (a password with an unencoded
+        C(#), C(/) or C(?) cannot even be found by parsing the URL), so the whole value is masked in all output. Summaries name the
+        proxy by the URL without credentials (C(http://***@host:port)); a proxy URL without credentials is masked whole.
     type: str
   min_cpu_cores:
     description: Minimum CPU cores; the documented prerequisite is 2.
@@ -444,7 +446,7 @@ def main():
         skip_checks=dict(type='list', elements='str', default=[], choices=list(checks.CHECK_IDS)),
         fail_on=dict(type='str', default='fail', choices=['fail', 'warn', 'never']),
         timeout=dict(type='int', default=5),
-        proxy_url=dict(type='str', no_log=False),
+        proxy_url=dict(type='str', no_log=True),
         min_cpu_cores=dict(type='int', default=checks.MIN_CPU_CORES),
         min_memory_mb=dict(type='int', default=checks.MIN_MEMORY_MB),
         min_disk_free_mb=dict(type='int', default=checks.MIN_DISK_FREE_MB),
@@ -454,7 +456,7 @@ def main():
     if module.params['proxy_url']:
         secret = urlsplit(module.params['proxy_url']).password
         if secret:
-            module.no_log_values.add(secret)  # only the password is secret; host and port stay readable
+            module.no_log_values.add(secret)  # also masked where it appears on its own
     try:
         runner = HealthRunner(module)
         results = runner.run()
