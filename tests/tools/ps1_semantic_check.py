@@ -39,7 +39,8 @@ import tree_sitter_powershell
 
 SUFFIXES = (".ps1", ".psm1")
 DEFAULT_ROOTS = ("plugins", "roles", "tests/integration")
-DEFAULT_INVENTORY_DIR = pathlib.Path(".cache") / "ps-inventory"
+# Beside the repository's .venv; scripts/setup.sh fills it.
+DEFAULT_INVENTORY_DIR = pathlib.Path(__file__).resolve().parents[2] / ".cache" / "ps-inventory"
 WANTED_OS = "Windows Server 2019"
 WANTED_PS = "5.1."
 
