@@ -635,6 +635,12 @@ class Checker:
                         % (name, hint))
             return
         items = elements(call)
+        for key, where in self.splatted_keys(call, items):
+            self.counts["parameters"] += 1
+            try:
+                cmd.bind(key)
+            except Finding as exc:
+                self.report(path, where, "%s (a key of the splatted hashtable)" % exc)
         for item in items:
             if item.type != "command_parameter":
                 continue
@@ -648,6 +654,60 @@ class Checker:
                 self.report(path, item, str(exc))
         if cmd.name.lower() == "new-object":
             self.check_new_object(path, parsed, items, own_types)
+
+    @staticmethod
+    def splatted_keys(call, items):
+        """(key, node) of the hashtables splatted into a call (`@name`) whose keys can be read statically.
+
+        A variable counts when, in the function (or script) around the call, every assignment to it is a hash literal;
+        keys added later as `$name.Key = ` or `$name['Key'] = ` count too, computed keys (`$name[$k]`) do not."""
+        splats = [n for item in items for n in walk(item) if n.type == "variable" and node_text(n).startswith("@")]
+        if not splats:
+            return []
+        scope = call.parent
+        while scope is not None and scope.type not in ("function_statement", "program"):
+            scope = scope.parent
+        out = []
+        for splat in splats:
+            name = "$" + node_text(splat)[1:].lower()
+            keys, readable = [], True
+            stack = list(scope.children) if scope is not None else []
+            while stack:
+                node = stack.pop()
+                if node.type == "function_statement":
+                    continue
+                stack.extend(node.children)
+                if node.type != "assignment_expression":
+                    continue
+                left = node.children[0]
+                target = next((n for n in walk(left) if n.type == "variable"), None)
+                if target is None or node_text(target).lower() != name:
+                    continue
+                access = next((n for n in walk(left) if n.type in ("member_access", "element_access")), None)
+                if access is None:
+                    value = node.child_by_field_name("value")
+                    literal = next((n for n in walk(value) if n.type == "hash_literal_expression"), None) if value is not None else None
+                    if literal is None or node_text(value).strip() != node_text(literal).strip():
+                        readable = False
+                        break
+                    body = next((c for c in literal.children if c.type == "hash_literal_body"), None)
+                    for entry in (c for c in (body.children if body is not None else []) if c.type == "hash_entry"):
+                        key_node = entry.children[0]
+                        key = string_value(key_node) if key_node.children and key_node.children[0].type != "simple_name" else node_text(key_node)
+                        if key:
+                            keys.append(key)
+                elif access.type == "member_access":
+                    member = next((c for c in access.children if c.type == "member_name"), None)
+                    if member is not None and access.children[0] is target:
+                        keys.append(node_text(member))
+                else:
+                    index = [c for c in access.children if c.is_named and c is not target]
+                    key = string_value(index[0]) if index else None
+                    if key:
+                        keys.append(key)
+            if readable:
+                out += [(key, splat) for key in keys]
+        return out
 
     def check_new_object(self, path, parsed, items, own_types):
         target = None

@@ -86,6 +86,9 @@ CASES = [
     ("Get-CimInstance -cl Win32_Process", "Get-CimInstance -Cx Win32_Process", "no parameter -Cx"),
     # parameter aliases of the inventory and the common parameters with theirs
     ("Get-Service -ServiceName x -ea SilentlyContinue -ov found", "Get-Service -ServiceNam x -ErrorAktion Stop", "no parameter -ErrorAktion"),
+    # the keys of a splatted hash literal bind like named parameters (keys added later too; computed keys are not read)
+    ("$i = @{ Name = 'x'; Force = $true }; $i.RequiredVersion = '1.0'; $i[$k] = 1; Install-Module @i",
+     "$i = @{ Name = 'x'; AllowClober = $true }; Install-Module @i", "no parameter -AllowClober (did you mean -AllowClobber?) (a key of the splatted"),
     # -WhatIf only where the command supports ShouldProcess
     ("Remove-Item -LiteralPath x -WhatIf", "Get-Item -LiteralPath x -WhatIf", "Get-Item has no parameter -WhatIf"),
     # our functions: parameters, [Alias()], SupportsShouldProcess, the export list
