@@ -49,6 +49,10 @@ COMMON_PARAMETERS = ("Verbose", "Debug", "ErrorAction", "WarningAction", "Inform
 SHOULD_PROCESS_PARAMETERS = {"WhatIf": ("wi",), "Confirm": ("cf",)}
 # Extensions PowerShell tries for a native command named without one (PATHEXT of Windows Server 2019).
 PATHEXT = (".exe", ".com", ".bat", ".cmd", ".vbs", ".vbe", ".js", ".jse", ".wsf", ".wsh", ".msc", ".cpl")
+# Language keywords: never commands, though the grammar reads some as one (a multi-line `$x = if () {} else {}`).
+KEYWORDS = {"begin", "break", "catch", "class", "continue", "data", "define", "do", "dynamicparam", "else", "elseif", "end",
+            "enum", "exit", "filter", "finally", "for", "foreach", "from", "function", "hidden", "if", "in", "param", "process",
+            "return", "static", "switch", "throw", "trap", "try", "until", "using", "var", "while", "workflow"}
 # Members PowerShell's type system adds to every static type reference ([T]::new is checked against constructors).
 STATIC_INTRINSICS = {"new"}
 
@@ -186,13 +190,21 @@ class Inventory:
         for assembly in types["Assemblies"].values():
             for namespace, table in (assembly.get("Types") or {}).items():
                 for name, meta in (table or {}).items():
-                    meta = meta or {}
-                    static = [m for kind in (meta.get("Static") or {}).values() if isinstance(kind, dict) for m in kind]
-                    instance_meta = meta.get("Instance") or {}
-                    instance = [m for kind in instance_meta.values() if isinstance(kind, dict) for m in kind]
                     full = "%s.%s" % (namespace, name) if namespace else name
-                    inv.types[full.lower()] = TypeInfo(full, static, instance, bool(instance_meta.get("Constructors")), "inventory")
+                    inv.add_type(full, meta)
         return inv
+
+    def add_type(self, full, meta):
+        """Register a profile type and, as Outer+Inner, its nested types."""
+        meta = meta or {}
+        static_meta = meta.get("Static") or {}
+        static = [m for kind, table in static_meta.items() if kind != "NestedTypes" and isinstance(table, dict) for m in table]
+        static += list(static_meta.get("NestedTypes") or {})
+        instance_meta = meta.get("Instance") or {}
+        instance = [m for kind, table in instance_meta.items() if kind != "NestedTypes" and isinstance(table, dict) for m in table]
+        self.types[full.lower()] = TypeInfo(full, static, instance, bool(instance_meta.get("Constructors")), "inventory")
+        for nested, nested_meta in (static_meta.get("NestedTypes") or {}).items():
+            self.add_type(full + "+" + nested, nested_meta)
 
 
 # ---------------------------------------------------------------------------------------------------- C# utils
@@ -316,6 +328,15 @@ def string_value(node):
         if sub.type in ("variable", "command", "invokation_expression"):
             return None
     return None
+
+
+def in_error(node):
+    """Whether the node lies in a region the parser could not read (the ps1-parse gate reports those, not this one)."""
+    while node is not None:
+        if node.type == "ERROR" or node.is_missing:
+            return True
+        node = node.parent
+    return False
 
 
 def collection_root(path):
@@ -593,15 +614,20 @@ class Checker:
 
     def check_file(self, path):
         parsed = ParsedFile.load(path)
+        if parsed.tree.root_node.has_error:
+            # What the parser recovered from a syntax error is no program to judge: fail the file, as ps1-parse does.
+            self.report(path, parsed.tree.root_node, "syntax errors (see the ps1-parse gate): not checked")
+            return
         functions, own_types = self.scope(parsed)
         for call in parsed.commands():
-            self.check_call(path, parsed, call, functions, own_types)
+            if not in_error(call):
+                self.check_call(path, parsed, call, functions, own_types)
         for node in walk(parsed.tree.root_node):
-            if node.type == "type_literal" and node.parent is not None and node.parent.type != "attribute":
+            if node.type == "ERROR":
+                continue
+            if node.type == "type_literal" and not in_error(node):
                 self.check_type_literal(path, parsed, node, own_types)
-            elif node.type == "type_literal":
-                self.check_type_literal(path, parsed, node, own_types)
-            elif node.type == "attribute" and any(c.type == "attribute_name" for c in node.children):
+            elif node.type == "attribute" and any(c.type == "attribute_name" for c in node.children) and not in_error(node):
                 self.check_attribute(path, parsed, node, own_types)
 
     def command_for(self, name, functions):
@@ -618,7 +644,7 @@ class Checker:
 
     def check_call(self, path, parsed, call, functions, own_types):
         name = call_name(call)
-        if name is None or name.lower() == "using":
+        if name is None or name.lower() in KEYWORDS:
             return
         if "/" in name or name.startswith((".", "$")) or re.match(r"^[a-z]:\\", name, re.I):
             return
@@ -733,7 +759,7 @@ class Checker:
         key = name.lower()
         if arity == 0 and key in self.inv.accelerators:
             return self.inv.types.get(self.inv.accelerators[key].lower()) or TypeInfo(self.inv.accelerators[key])
-        suffix = "`%d" % arity if arity else ""
+        suffix = "`%d" % arity if arity and "`" not in key else ""
         candidates = [key, "system." + key] + ["%s.%s" % (ns.lower(), key) for ns in parsed.using]
         for cand in candidates:
             cand += suffix
@@ -785,7 +811,8 @@ class Checker:
         if spec is None:
             return
         self.counts["types"] += 1
-        text = node_text(spec)
+        # The whole text between the brackets: the grammar does not know nested types ([Environment+SpecialFolder]).
+        text = node_text(node).strip()[1:-1].strip()
         if text.lower() == "ordered":
             parent = node.parent
             operand = parent.children[-1] if parent is not None and parent.type == "cast_expression" else None

@@ -106,15 +106,17 @@ CASES = [
     # static members, attribute properties
     ("$e = [IO.File]::Exists('x'); $p = [Net.SecurityProtocolType]::Tls12", "$e = [IO.File]::Exist('x')", "[System.IO.File] has no static member Exist"),
     ("$v = [Environment]::GetEnvironmentVariable('x', 'Machine')", "$v = [Environment]::GetEnvVariable('x')", "no static member GetEnvVariable"),
-    ("function F { param([Parameter(Mandatory = $true, Position = 0)][ValidateSet('a')][string]$A) $A }",
-     "function F { param([Parameter(Mandatry)][string]$A) $A }", "ParameterAttribute] has no property Mandatry"),
-    ("function F { param([ValidateNotNullOrEmpty()][string]$A) $A }", "function F { param([ValidateNotNullOrEmty()][string]$A) $A }",
+    ("function F { param([Parameter(Mandatory = $true, Position = 0)][ValidateSet('a')][string]$A) }",
+     "function F { param([Parameter(Mandatry)][string]$A) }", "ParameterAttribute] has no property Mandatry"),
+    ("function F { param([ValidateNotNullOrEmpty()][string]$A) }", "function F { param([ValidateNotNullOrEmty()][string]$A) }",
      "unknown attribute [ValidateNotNullOrEmty(...)]"),
     # Ansible.Basic's types and members come from the installed ansible-core
     ("$module.Warn('x'); [Ansible.Basic.AnsibleModule]::FromJson('{}')", "[Ansible.Basic.AnsibleModule]::FromJsn('{}')",
      "[Ansible.Basic.AnsibleModule] has no static member FromJsn"),
     # native commands of Windows Server 2019, with or without the extension
     ("certutil -generateSSTFromWU roots.sst; w32tm.exe /resync", "certutl -generateSSTFromWU roots.sst", "unknown command certutl"),
+    # keywords are not commands, though the grammar reads a multi-line `$x = if {} else {}` so
+    ("$c = if ($x) { 1 }\nelse { Get-Service -Name x }", "$c = if ($x) { 1 }\nelse { Get-Servise -Name x }", "unknown command Get-Servise"),
     # module-qualified names and a PowerShell class of our own
     ("Microsoft.PowerShell.Management\\Get-Service -Name x", "Microsoft.PowerShell.Utility\\Get-Service -Name x", "unknown command"),
     ("class HrwBox { [string]$Name }\n$b = [HrwBox]::new()", "class HrwBox { [string]$Name }\n$b = [HrwBoks]::new()", "unknown type [HrwBoks]"),
@@ -128,6 +130,11 @@ def test_real_names_pass_and_misspellings_fail(inventory, tmp_path, good, bad, m
     assert len(found) == 1 and message in found[0], found
     line = MODULE_HEAD.count("\n") + 1 + bad.count("\n")
     assert "thing.ps1:%d:" % line in found[0], found  # the line of the planted mistake
+
+
+def test_a_file_with_syntax_errors_fails_instead_of_being_judged_on_what_the_parser_recovered(inventory, tmp_path):
+    found = findings(inventory, tmp_path, "function Broken {\n    if ($true) {\n")
+    assert len(found) == 1 and "syntax errors (see the ps1-parse gate)" in found[0], found
 
 
 def test_ansible_basic_types_need_the_csharp_util(inventory, tmp_path):
