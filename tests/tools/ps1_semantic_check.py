@@ -545,7 +545,8 @@ class ParsedFile:
         items = list(elements(call))
         patterns = []
         for i, item in enumerate(items):
-            if item.type == "command_parameter" and node_text(item).lstrip("-").rstrip(":").lower() in ("function", "f", "fu", "fun", "func", "funct", "functi", "functio"):
+            given = node_text(item).lstrip("-").rstrip(":").lower()
+            if item.type == "command_parameter" and given and "function".startswith(given):
                 values = [n for n in items[i + 1:] if n.type != "command_argument_sep"][:1]
                 if not values:
                     return None

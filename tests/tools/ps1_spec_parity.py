@@ -371,7 +371,8 @@ def check_module(ps1):
     support = ((doc.get("attributes") or {}).get("check_mode") or {}).get("support")
     ps_check = bool(spec.get("supports_check_mode", False))
     if support is not None and ps_check != (support != "none"):
-        problems.append((spec.lines.get("supports_check_mode", top), "supports_check_mode is %s in the .ps1 spec but DOCUMENTATION says check_mode support: %s" % (ps_check, support)))
+        problems.append((spec.lines.get("supports_check_mode", top),
+                         "supports_check_mode is %s in the .ps1 spec but DOCUMENTATION says check_mode support: %s" % (ps_check, support)))
     if "supports_check_mode" in kwargs and not isinstance(kwargs["supports_check_mode"], Unknown) and bool(kwargs["supports_check_mode"]) != ps_check:
         problems.append((spec.lines.get("supports_check_mode", top),
                          "supports_check_mode is %s in the .ps1 spec but %s in %s" % (ps_check, kwargs["supports_check_mode"], py.name)))

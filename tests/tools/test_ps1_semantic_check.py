@@ -183,7 +183,8 @@ def test_extract_profile_picks_server_2019_by_what_the_profile_says(tmp_path):
     # win-48 is Windows 10 Pro: a file name alone does not tell the Server 2019 profile.
     package = tmp_path / "package.tgz"
     with tarfile.open(package, "w:gz") as tar:
-        for name, os_name, version in [("win-48_x64_10.0.17763.0_5.1.17763.316_x64_4.0.30319.42000_framework.json", "Microsoft Windows 10 Pro", "5.1.17763.316"),
+        for name, os_name, version in [("win-48_x64_10.0.17763.0_5.1.17763.316_x64_4.0.30319.42000_framework.json",
+                                        "Microsoft Windows 10 Pro", "5.1.17763.316"),
                                        ("win-8_x64_10.0.17763.0_5.1.17763.316_x64_4.0.30319.42000_framework.json",
                                         "Microsoft Windows Server 2019 Datacenter", "5.1.17763.316"),
                                        ("win-8_x64_10.0.17763.0_7.0.0_x64_3.1.2_core.json", "Microsoft Windows Server 2019 Datacenter", "7.0.0")]:
