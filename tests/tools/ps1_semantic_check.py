@@ -874,19 +874,24 @@ class Checker:
         return out
 
     def check_new_object(self, path, parsed, items, own_types):
-        target = None
-        positional = True
-        for i, item in enumerate(items):
+        """The type name of `New-Object [-TypeName] T`, when written as a bare word (not -ComObject, not computed)."""
+        tokens = [n for n in items if n.type != "command_argument_sep"]
+        target, skip_value = None, False
+        for i, item in enumerate(tokens):
             if item.type == "command_parameter":
                 given = node_text(item).lstrip("-").rstrip(":").lower()
-                if "typename".startswith(given) and len(given) >= 1 and given not in ("",):
-                    rest = [n for n in items[i + 1:] if n.type != "command_argument_sep"]
-                    target = rest[0] if rest else None
+                if given and "typename".startswith(given):
+                    target = tokens[i + 1] if i + 1 < len(tokens) else None
                     break
-                positional = False if given.startswith("comobject"[:max(len(given), 1)]) else positional
-            elif item.type == "generic_token" and positional:
-                target = item
-                break
+                if given and "comobject".startswith(given):
+                    return
+                skip_value = not (given and "strict".startswith(given))   # every other parameter takes a value
+                continue
+            if skip_value:
+                skip_value = False
+                continue
+            target = item
+            break
         if target is not None and target.type == "generic_token":
             self.counts["types"] += 1
             problem = self.resolve_type_text(node_text(target), parsed, own_types)

@@ -283,21 +283,25 @@ def py_module(path):
 
 
 def doc_options(doc, root):
-    """DOCUMENTATION options with our own doc fragments merged in."""
+    """(options, attributes) of DOCUMENTATION with our own doc fragments merged in."""
     options = dict(doc.get("options") or {})
+    attributes = {}
     fragments = doc.get("extends_documentation_fragment") or []
     for fragment in [fragments] if isinstance(fragments, str) else fragments:
         parts = fragment.split(".")
-        if len(parts) >= 3 and root is not None:
-            name, _, variant = parts[2].partition(".")
-            variant = parts[3] if len(parts) > 3 else "DOCUMENTATION"
-            source = root / "plugins" / "doc_fragments" / (name + ".py")
-            if source.is_file():
-                tree = ast.parse(source.read_text())
-                for node in ast.walk(tree):
-                    if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == variant.upper() for t in node.targets):
-                        options.update((yaml.safe_load(node.value.value) or {}).get("options") or {})
-    return options
+        if len(parts) < 3 or root is None:
+            continue
+        variant = parts[3] if len(parts) > 3 else "DOCUMENTATION"
+        source = root / "plugins" / "doc_fragments" / (parts[2] + ".py")
+        if not source.is_file():
+            continue
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == variant.upper() for t in node.targets):
+                data = yaml.safe_load(node.value.value) or {}
+                options.update(data.get("options") or {})
+                attributes.update(data.get("attributes") or {})
+    attributes.update(doc.get("attributes") or {})
+    return options, attributes
 
 
 # ---------------------------------------------------------------------------------------------------- comparing
@@ -365,10 +369,11 @@ def check_module(ps1):
     root = sem.collection_root(ps1.resolve())
     problems, notes = [], []
     spec["options"].line = spec.lines.get("options", top)
-    compare("", spec["options"], doc_options(doc, root), py.name + " DOCUMENTATION", FIELDS, notes, problems)
+    documented, attributes = doc_options(doc, root)
+    compare("", spec["options"], documented, py.name + " DOCUMENTATION", FIELDS, notes, problems)
     if py_spec is not None:
         compare("", spec["options"], py_spec, py.name + " argument_spec", FIELDS + ("no_log",), notes, problems)
-    support = ((doc.get("attributes") or {}).get("check_mode") or {}).get("support")
+    support = (attributes.get("check_mode") or {}).get("support")
     ps_check = bool(spec.get("supports_check_mode", False))
     if support is not None and ps_check != (support != "none"):
         problems.append((spec.lines.get("supports_check_mode", top),

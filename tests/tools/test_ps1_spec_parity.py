@@ -130,8 +130,8 @@ def write_collection(tmp_path, ps1=PS1, py=PY, psm1=PSM1, py_util=PY_UTIL):
     (tmp_path / "galaxy.yml").write_text("namespace: azure_automation\nname: hybrid_worker\nversion: 1.0.0\n")
     modules = tmp_path / "plugins" / "modules"
     utils = tmp_path / "plugins" / "module_utils"
-    modules.mkdir(parents=True)
-    utils.mkdir(parents=True)
+    modules.mkdir(parents=True, exist_ok=True)
+    utils.mkdir(parents=True, exist_ok=True)
     (utils / "_Thing.psm1").write_text(psm1)
     (utils / "_things.py").write_text(py_util)
     (modules / "thing.py").write_text(py)
@@ -200,6 +200,21 @@ def test_a_value_that_cannot_be_evaluated_is_a_note_not_a_pass_in_silence(tmp_pa
     module = write_collection(tmp_path, ps1=replace(PS1, "default = 5 }", "default = (Get-Random) }"))
     found, notes = parity.check_module(module)
     assert found == [] and any("default of option timeout not compared" in n for n in notes)
+
+
+def test_options_and_attributes_from_our_doc_fragments_count(tmp_path):
+    # timeout and check_mode move into a doc fragment of the collection: still compared, and drift there still fails.
+    py = replace(PY, "  timeout:\n    description: Seconds.\n    type: int\n    default: 5\n", "")
+    py = replace(py, "attributes:\n  check_mode:\n    support: full\n", "extends_documentation_fragment:\n  - azure_automation.hybrid_worker._frag\n")
+    fragment = ('class ModuleDocFragment(object):\n    DOCUMENTATION = r"""\noptions:\n  timeout:\n    description: Seconds.\n'
+                '    type: int\n    default: %d\nattributes:\n  check_mode:\n    support: %s\n"""\n')
+    for default, support, expected in [(5, "full", []), (7, "full", ["option timeout: default is 5 in the .ps1 spec but 7 in thing.py DOCUMENTATION"]),
+                                       (5, "none", ["supports_check_mode is True in the .ps1 spec but DOCUMENTATION says check_mode support: none"])]:
+        folder = tmp_path / ("%d-%s" % (default, support))
+        folder.mkdir()
+        (folder / "plugins" / "doc_fragments").mkdir(parents=True)
+        (folder / "plugins" / "doc_fragments" / "_frag.py").write_text(fragment % (default, support))
+        assert [text for _line, text in problems(folder, py=py)] == expected
 
 
 def test_a_ps1_without_its_py_fails(tmp_path):
