@@ -508,7 +508,7 @@ class ParsedFile:
             elif node.type in ("class_statement", "enum_statement"):
                 cname = next((node_text(c) for c in node.children if c.type == "simple_name"), "")
                 if cname:
-                    self.types[cname.lower()] = TypeInfo(cname, source=str(path), constructors=True)
+                    self.types[cname.lower()] = TypeInfo(cname, source="class in %s" % path, constructors=True)
             elif node.type == "assignment_expression":
                 left = node.children[0]
                 value = node.child_by_field_name("value")
@@ -990,8 +990,10 @@ class Checker:
         info = self.resolve_name(name, 0, parsed, own_types)
         if info is None or (not info.static and not info.constructors and info.source != "inventory"):
             return
-        self.counts["members"] += 1
         key = member.lower()
+        if info.source.startswith("class in "):
+            return   # members of our PowerShell classes are not read
+        self.counts["members"] += 1
         if key in info.static:
             return
         if key == "new" and info.constructors:
