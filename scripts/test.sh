@@ -12,7 +12,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 
-ALL_GATES=(shellcheck ps1-parse units units-2.16 emulator integration lab molecule ansible-lint
+ALL_GATES=(shellcheck ps1-parse ps1-semantic ps1-spec-parity units units-2.16 emulator integration lab molecule ansible-lint
            sanity sanity-2.16 docs changelog build-importer execution-environment gate-selftest)
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${ALL_GATES[@]}"; exit 0; fi
@@ -55,6 +55,12 @@ gate_shellcheck() {
 }
 
 gate_ps1-parse() { python tests/tools/ps1_parse_check.py; }
+
+# What validate-modules and pslint would check if pwsh could run here: commands, parameters and types against the
+# Windows Server 2019 / PowerShell 5.1 inventory (fetched by setup.sh), and each module's Ansible.Basic spec against its
+# .py DOCUMENTATION.
+gate_ps1-semantic() { python tests/tools/ps1_semantic_check.py; }
+gate_ps1-spec-parity() { python tests/tools/ps1_spec_parity.py; }
 
 # pytest for the collection's unit tests, from the ansible_collections copy so imports resolve by FQCN.
 run_units() {
@@ -151,10 +157,12 @@ EOF
 }
 
 # The gates above can fail: break a scratch copy in one way each (doc reference, lint rule, .ps1 syntax, shell warning,
-# a script not executable in git) and see it caught.
+# a script not executable in git, a misspelled cmdlet/parameter/type, a .ps1 spec that drifts from its DOCUMENTATION)
+# and see it caught.
 gate_gate-selftest() {
   scripts/sync-build.sh
-  python -m pytest -q -p no:cacheprovider tests/tools/test_gates_catch_breakage.py tests/tools/test_failure_excerpt.py
+  python -m pytest -q -p no:cacheprovider tests/tools/test_gates_catch_breakage.py tests/tools/test_failure_excerpt.py \
+    tests/tools/test_ps1_semantic_check.py tests/tools/test_ps1_spec_parity.py
 }
 
 # ---- runner ----------------------------------------------------------------------------------------------------------

@@ -779,7 +779,7 @@ ARGUMENT_SPEC = dict(
     skip_checks=dict(type='list', elements='str', default=[], choices=list(CHECK_IDS)),
     fail_on=dict(type='str', default='fail', choices=['fail', 'warn', 'never']),
     timeout=dict(type='int', default=5),
-    proxy_url=dict(type='str', no_log=False),
+    proxy_url=dict(type='str', no_log=True),  # the URL may carry credentials that URL parsing cannot find
     min_cpu_cores=dict(type='int', default=MIN_CPU_CORES),
     min_memory_mb=dict(type='int', default=MIN_MEMORY_MB),
     min_disk_free_mb=dict(type='int', default=MIN_DISK_FREE_MB),

@@ -121,8 +121,10 @@ options:
     description:
       - HTTP proxy that C(tcp_connect), C(tls) and C(clock_skew) go through (a CONNECT tunnel), in the form of the extension's
         C(Proxy_URL) setting, C(http://[user:password@]host:port). An explicit TLS-inspecting proxy then shows in C(tls).
-      - Without it those checks connect directly. The password is masked in all output on both OSes; summaries show the URL
-        without credentials.
+      - Without it those checks connect directly.
+      - The option is C(no_log) on Linux and Windows alike, because the URL may carry credentials (a password with an unencoded
+        C(#), C(/) or C(?) cannot even be found by parsing the URL), so the whole value is masked in all output. Summaries name the
+        proxy by the URL without credentials (C(http://***@host:port)); a proxy URL without credentials is masked whole.
     type: str
   min_cpu_cores:
     description: Minimum CPU cores; the documented prerequisite is 2.
@@ -288,7 +290,7 @@ def main():
     if module.params['proxy_url']:
         secret = urlsplit(module.params['proxy_url']).password
         if secret:
-            module.no_log_values.add(secret)  # only the password is secret; host and port stay readable
+            module.no_log_values.add(secret)  # also masked where it appears on its own
     try:
         results, endpoints, url = run_in_process(module)
     except ValueError as exc:

@@ -178,6 +178,19 @@ def test_proxy_url_password_never_in_output(tmp_path, capsys, monkeypatch):
     assert 's3cr3t-pw' not in json.dumps(result)
 
 
+@pytest.mark.parametrize('secret', ['pa#ss-w0rd', 'pa/ss-w0rd', 'pa?ss-w0rd'])
+def test_proxy_url_is_no_log_even_when_its_password_is_not_url_encoded(tmp_path, capsys, monkeypatch, secret):
+    # A '#', '/' or '?' in an unencoded password ends the URL's authority, so the password cannot be found by parsing
+    # the URL: only no_log on the whole option keeps it out of the result (the invocation that INJECT_INVOCATION
+    # adds included), as on Windows.
+    monkeypatch.setattr(probe, 'WAAGENT_DIR', str(tmp_path))
+    rc, result = run_module(hrw_health.main, capsys, {'checks': ['tcp_connect'], 'automation_account_url': URL, 'fail_on': 'never',
+                                                      'timeout': 1, 'proxy_url': 'http://bob:%s@127.0.0.1:9' % secret,
+                                                      '_ansible_inject_invocation': True})
+    assert 'ss-w0rd' not in json.dumps(result)
+    assert result['invocation']['module_args']['proxy_url'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+
+
 def test_bad_proxy_url_fails_without_echoing_it(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(probe, 'WAAGENT_DIR', str(tmp_path))
     rc, result = run_module(hrw_health.main, capsys, {'checks': ['tcp_connect'], 'automation_account_url': URL,
