@@ -598,6 +598,14 @@ def _image(req):
     return name, image
 
 
+@route("GET", r"^/subscriptions/(?P<subscriptionId>[^/]+)/providers/Microsoft\.Compute/locations/(?P<location>[^/]+)/publishers$")
+def extension_image_publishers(req):
+    """The publishers this emulator's repository holds (Azure lists every image and extension publisher)."""
+    base = f"/Subscriptions/{req.store.sub}/Providers/Microsoft.Compute/Locations/{req.params['location']}/Publishers"
+    return 200, [{"id": f"{base}/{c['publisher']}", "name": c["publisher"], "location": req.params["location"]}
+                 for c in EXTENSION_IMAGES.values()]
+
+
 @route("GET", IMAGES + "$")
 def extension_image_types(req):
     catalog = EXTENSION_IMAGES.get(req.params["publisher"].lower())

@@ -120,6 +120,8 @@ def test_extension_image_versions(emu, compute):
     windows = [v.name for v in compute.virtual_machine_extension_images.list_versions(location, PUBLISHER, "HybridWorkerForWindows")]
     linux = [v.name for v in compute.virtual_machine_extension_images.list_versions(location, PUBLISHER, "HybridWorkerForLinux")]
     assert {"1.3.63", "1.3.74"} <= set(windows) and all(v.startswith("1.1.") for v in linux) and "1.1.23" in linux
+    publishers = compute.virtual_machine_images.list_publishers(location)  # what `az vm extension image list -p` reads first
+    assert PUBLISHER in [p.name for p in publishers]
     assert {t.name for t in compute.virtual_machine_extension_images.list_types(location, PUBLISHER)} == {
         "HybridWorkerForLinux", "HybridWorkerForWindows"}
     image = compute.virtual_machine_extension_images.get(location, PUBLISHER, "HybridWorkerForWindows", "1.3.74")
