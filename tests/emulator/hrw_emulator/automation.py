@@ -326,7 +326,9 @@ def worker_put(req):
     now = utc_now()
     body = {"id": wid, "name": req.params["hybridRunbookWorkerId"], "type": WORKER_TYPE,
             "location": acct["body"]["location"],
-            "properties": {"ip": "", "registeredDateTime": now, "vmResourceId": vm_id,
+            # The service stores and returns vmResourceId lower-cased, whatever case the caller sent
+            # (Azure/azure-rest-api-specs#43706); workerName keeps the machine's own spelling.
+            "properties": {"ip": "", "registeredDateTime": now, "vmResourceId": vm_id.lower(),
                            "workerType": "HybridV2", "workerName": vm_id.rsplit("/", 1)[-1]}}
     touch(body)
     req.store.put(wid, "hrWorker", body)

@@ -5,6 +5,7 @@ import uuid
 
 from .automation import _identity, account_workers, touch
 from .errors import ArmError, bad_request, conflict
+from .odata import compile_filter
 from .store import utc_now
 
 SEG = r"(?P<{}>[^/]+)"
@@ -15,6 +16,103 @@ KINDS = {
 }
 HYBRID_WORKER_PUBLISHER = "microsoft.azure.automation.hybridworker"
 ROUTES = []  # (method, regex, handler)
+
+# The artifact repository as far as the HybridWorker publisher goes: its two types, the OS each runs on, and the
+# builds Azure serves. Documented builds: Linux 1.1.11 and 1.1.23, Windows 1.1.11, 1.3.63 and 1.3.74 (Automation docs,
+# "run runbooks" and release notes); the builds between them fill the sequence the way Azure publishes them.
+EXTENSION_IMAGES = {
+    HYBRID_WORKER_PUBLISHER: {
+        "publisher": "Microsoft.Azure.Automation.HybridWorker",
+        "types": {
+            "HybridWorkerForLinux": {"os": "Linux", "versions": [f"1.1.{n}" for n in range(11, 24)]},
+            "HybridWorkerForWindows": {"os": "Windows", "versions": ["1.1.11", "1.1.12", "1.1.13", "1.3.57", "1.3.59",
+                                                                     "1.3.61", "1.3.63", "1.3.67", "1.3.74"]},
+        },
+    },
+}
+HANDLER_VERSION = re.compile(r"^\d+(\.\d+){0,2}$")
+
+
+def extension_image(publisher, ext_type):
+    """(canonical publisher, canonical type, image) of a known extension type; image None when the type is unknown."""
+    catalog = EXTENSION_IMAGES.get(str(publisher or "").lower())
+    if not catalog:
+        return None, None, None
+    for name, image in catalog["types"].items():
+        if name.lower() == str(ext_type or "").lower():
+            return catalog["publisher"], name, image
+    return catalog["publisher"], None, None
+
+
+def matching_builds(image, wanted):
+    """The builds of ``image`` that satisfy typeHandlerVersion ``wanted`` ('1.1' takes any 1.1.x), oldest first."""
+    wanted = str(wanted or "")
+    return [v for v in image["versions"] if v == wanted or v.startswith(wanted + ".")]
+
+
+def installed_build(props):
+    """The build an extension runs: the newest build of its typeHandlerVersion (what Azure installs), else as written."""
+    _, _, image = extension_image(props.get("publisher"), props.get("type"))
+    builds = matching_builds(image, props.get("typeHandlerVersion")) if image else []
+    return builds[-1] if builds else props.get("typeHandlerVersion")
+
+
+def check_extension(kind, machine, existing, props):
+    """Azure's checks of an extension PUT/PATCH for a publisher the emulator knows.
+
+    Raises the ArmError Azure answers at PUT time; returns (code, message) of a failure Azure reports through the
+    operation instead (the PUT is accepted, the operation ends Failed), or None.
+    """
+    if existing:
+        old = existing["body"]["properties"]
+        for prop in ("publisher", "type"):
+            if prop in props and str(props[prop] or "").lower() != str(old.get(prop) or "").lower():
+                # Compute answers 409 PropertyChangeNotAllowed "Changing property 'publisher' is not allowed." with
+                # target (hashicorp/terraform-provider-azurerm#1506; 'type': Azure/custom-script-extension-linux#105;
+                # status 409 for this code: Azure/azure-powershell#7621). No Arc message is published; HybridCompute is
+                # given the same answer.
+                raise ArmError(409, "PropertyChangeNotAllowed", f"Changing property '{prop}' is not allowed.", target=prop)
+    publisher = props.get("publisher") or (existing or {}).get("body", {}).get("properties", {}).get("publisher")
+    ext_type = props.get("type") or (existing or {}).get("body", {}).get("properties", {}).get("type")
+    version = props.get("typeHandlerVersion") or (existing or {}).get("body", {}).get("properties", {}).get("typeHandlerVersion")
+    canonical, name, image = extension_image(publisher, ext_type)
+    if canonical is None:
+        return None  # a publisher the emulator does not model: accepted as is
+    if kind == "machine":
+        # HybridCompute resolves publisher, type, OS and version in the extension repository after accepting the PUT; an
+        # unknown one fails the operation with code HCRP400 and message ExtensionNotFound (MicrosoftDocs/azure-docs#68402,
+        # `az connectedmachine extension create` with a type the publisher does not have).
+        os_type = str(machine["body"]["properties"].get("osType") or "linux").lower()
+        if image is None or image["os"].lower() != os_type or (version and not matching_builds(image, version)):
+            return "HCRP400", "ExtensionNotFound"
+        return None
+    if version is not None and not HANDLER_VERSION.match(str(version)):
+        # {"code":"InvalidParameter","target":"typeHandlerVersion","message":"The value of parameter typeHandlerVersion is
+        # invalid."} for a malformed version such as '1210.12.4.2000' (chef-partners/azure-chef-extension#70).
+        raise ArmError(400, "InvalidParameter", "The value of parameter typeHandlerVersion is invalid.",
+                       target="typeHandlerVersion")
+    if image is None:
+        # 404 ArtifactNotFound "The VM extension with publisher '…' and type '…' could not be found."
+        # (Azure/azure-powershell#20094, StatusCode 404).
+        raise ArmError(404, "ArtifactNotFound",
+                       f"The VM extension with publisher '{publisher}' and type '{ext_type}' could not be found.")
+    os_type = os_type_of(machine["body"]["properties"])
+    if image["os"] != os_type:
+        # OperationNotAllowed "Publisher 'Microsoft.Azure.Extensions' and type 'CustomScript' are not supported for OS
+        # type 'Windows'. Please use publisher 'Microsoft.Compute' and type 'CustomScriptExtension' instead."
+        # (hashicorp/terraform-provider-azurerm#22351).
+        other = next(n for n, i in EXTENSION_IMAGES[HYBRID_WORKER_PUBLISHER]["types"].items() if i["os"] == os_type)
+        raise ArmError(409, "OperationNotAllowed",
+                       f"Publisher '{publisher}' and type '{ext_type}' are not supported for OS type '{os_type}'. "
+                       f"Please use publisher '{canonical}' and type '{other}' instead.")
+    if version and not matching_builds(image, version):
+        # The PUT is accepted and the extension ends Failed with ArtifactVersionNotFound "No version found in the artifact
+        # repository that satisfies the requested version '1.3' for VM extension with publisher 'Microsoft.Compute' and
+        # type 'JsonADDomainExtension'." (MicrosoftDocs/azure-docs#105057, a failed deployment operation;
+        # MicrosoftLearning/AZ-104-MicrosoftAzureAdministrator#366, "ProvisioningState/failed/ArtifactVersionNotFound").
+        return ("ArtifactVersionNotFound", f"No version found in the artifact repository that satisfies the requested "
+                f"version '{version}' for VM extension with publisher '{publisher}' and type '{ext_type}'.")
+    return None
 
 
 def route(method, pattern):
@@ -141,12 +239,15 @@ def _strip_extensions(body):
 
 
 # ---- LRO bookkeeping ---------------------------------------------------------------------------------
-def start_operation(req, kind, action, target_id, machine_lid, fail=None, namespace=None):
+def start_operation(req, kind, action, target_id, machine_lid, fail=None, namespace=None, fail_code=None):
+    """An async operation; ``fail_code`` marks a failure Azure decides itself (no agent report awaited)."""
     op_id = str(uuid.uuid4())
     req.store.operations[op_id] = {
         "status": "InProgress", "start": utc_now(), "started": req.server.now(), "action": action, "target": target_id,
         "machine": machine_lid, "kind": kind, "fail": fail, "namespace": namespace or KINDS[kind]["ns"],
         "api_version": req.api_version}
+    if fail_code:
+        req.store.operations[op_id]["fail_code"] = fail_code
     req.store.dirty = True
     return op_id
 
@@ -181,8 +282,15 @@ def complete(store, server, op_id, ok=True, message=""):
         return False
     ext = store.get(op["target"])
     machine = store.get(op["machine"])
+    if op["action"] == "vm-update":  # a VM PUT/PATCH (identity, tags, …): ends Succeeded
+        op["status"], op["end"] = "Succeeded", utc_now()
+        if ext:
+            ext["body"]["properties"]["provisioningState"] = "Succeeded"
+        store.dirty = True
+        return True
+    code = None
     if ok and op.get("fail"):
-        ok, message = False, op["fail"]
+        ok, message, code = False, op["fail"], op.get("fail_code")
     if ok and op["action"] != "delete" and ext:
         reason = _extension_failure(store, server, op, ext, machine)
         if reason:
@@ -190,7 +298,7 @@ def complete(store, server, op_id, ok=True, message=""):
     op["status"] = "Succeeded" if ok else "Failed"
     op["end"] = utc_now()
     if not ok:
-        op["error"] = {"code": "VMExtensionProvisioningError" if op["kind"] == "vm" else "ExtensionOperationFailed",
+        op["error"] = {"code": code or ("VMExtensionProvisioningError" if op["kind"] == "vm" else "ExtensionOperationFailed"),
                        "message": message or "Extension operation failed."}
     if ext:
         if op["action"] == "delete" and ok:
@@ -200,6 +308,7 @@ def complete(store, server, op_id, ok=True, message=""):
             ext["extra"]["pending"] = None
             ext["extra"]["operation"] = None
             ext["extra"]["message"] = message
+            ext["extra"]["status_time"] = op["end"]
             if ok and op["kind"] == "vm" and server.simulate_vm_workers:
                 server.simulated_heartbeat(ext)
     store.dirty = True
@@ -212,7 +321,7 @@ def advance(store, server):
     for op_id, op in list(store.operations.items()):
         if op["status"] != "InProgress":
             continue
-        if op["kind"] == "machine" and now - store.agent_seen.get(op["machine"], -1e9) < 60:
+        if op["kind"] == "machine" and not op.get("fail_code") and now - store.agent_seen.get(op["machine"], -1e9) < 60:
             continue
         if now - op.get("started", 0) >= server.lro_seconds or op.get("started", 0) > now:
             complete(store, server, op_id, True, "")
@@ -231,20 +340,56 @@ def _list_machines(req, kind):
     return 200, req.page(sorted(items, key=lambda b: b["id"].lower()))
 
 
+def _expand_instance_view(req):
+    return "instanceview" in str(req.query.get("$expand", "")).lower()
+
+
+def _extension_status(record):
+    state = str(record["body"]["properties"].get("provisioningState") or "Succeeded")
+    failed = state == "Failed"
+    status = {"code": f"ProvisioningState/{state.lower()}", "level": "Error" if failed else "Info",
+              "displayStatus": f"Provisioning {state.lower()}",
+              "message": record["extra"].get("message") or ("Enable succeeded." if state == "Succeeded" else "")}
+    if record["extra"].get("status_time"):
+        status["time"] = record["extra"]["status_time"]
+    return status
+
+
+def extension_instance_view(record):
+    """What Azure reports of an installed extension: VirtualMachineExtensionInstanceView / MachineExtensionInstanceView."""
+    props = record["body"]["properties"]
+    view = {"name": record["body"]["name"], "typeHandlerVersion": installed_build(props)}
+    if record["kind"] == "vmExtension":  # Compute names the handler publisher.type and lists statuses
+        view["type"] = f"{props.get('publisher')}.{props.get('type')}"
+        view["statuses"] = [_extension_status(record)]
+    else:  # HybridCompute: the type alone and one status
+        view["type"] = props.get("type")
+        view["status"] = _extension_status(record)
+    return view
+
+
+def render_extension(req, record):
+    """An extension as Azure returns it: Compute adds instanceView on $expand=instanceView, Arc once the agent reported."""
+    body = req.store.body(record)
+    state = body["properties"].get("provisioningState")
+    if record["kind"] == "vmExtension" and _expand_instance_view(req):
+        body["properties"]["instanceView"] = extension_instance_view(record)
+    elif record["kind"] == "machineExtension" and state in ("Succeeded", "Failed"):
+        body["properties"]["instanceView"] = extension_instance_view(record)
+    return body
+
+
 def render_machine(req, record):
     body = req.store.body(record)
-    if record["kind"] == "vm" and "instanceview" in str(req.query.get("$expand", "")).lower():
+    if record["kind"] == "vm" and _expand_instance_view(req):
         exts = req.store.children(body["id"], "vmExtension")
         body["properties"]["instanceView"] = {
             "computerName": body["properties"]["osProfile"].get("computerName"),
             "osName": body["properties"]["storageProfile"]["osDisk"]["osType"],
-            "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded"},
+            "statuses": [{"code": f"ProvisioningState/{body['properties']['provisioningState'].lower()}", "level": "Info",
+                          "displayStatus": f"Provisioning {body['properties']['provisioningState'].lower()}"},
                          {"code": "PowerState/running", "level": "Info", "displayStatus": "VM running"}],
-            "extensions": [{"name": e["body"]["name"],
-                            "type": f"{e['body']['properties'].get('publisher')}.{e['body']['properties'].get('type')}",
-                            "typeHandlerVersion": e["body"]["properties"].get("typeHandlerVersion"),
-                            "statuses": [{"code": f"ProvisioningState/{e['body']['properties']['provisioningState'].lower()}",
-                                          "message": e["extra"].get("message") or ""}]} for e in exts]}
+            "extensions": [extension_instance_view(e) for e in exts]}
     return body
 
 
@@ -261,6 +406,7 @@ def make_handlers(kind):
 
     @route("GET", one)
     def get_machine(req):
+        advance(req.store, req.server)
         return 200, render_machine(req, machine_record(req, kind))
 
     @route("PUT", one)
@@ -275,6 +421,13 @@ def make_handlers(kind):
         if req.method == "PUT" and not existing and not payload.get("location"):
             raise bad_request("The 'location' property is required for this definition.", "LocationRequired")
         body = builder(req.store, rid, payload, req.store.body(existing) if existing else None)
+        if kind == "vm" and existing:
+            # Compute applies a VM update (identity, tags, …) as a long-running operation: 200 with provisioningState
+            # Updating and Azure-AsyncOperation; the VM is Succeeded when the operation is.
+            body["properties"]["provisioningState"] = "Updating"
+            req.store.put(rid, kind, body)
+            op_id = start_operation(req, kind, "vm-update", rid, rid.lower())
+            return 200, render_machine(req, req.store.get(rid)), operation_headers(req, op_id)
         req.store.put(rid, kind, body)
         return (200 if existing or kind == "machine" else 201), render_machine(req, req.store.get(rid))
 
@@ -294,7 +447,7 @@ def make_handlers(kind):
     def list_extensions(req):
         machine = machine_record(req, kind, parent=True)
         advance(req.store, req.server)
-        items = [req.store.body(r) for r in req.store.children(machine["body"]["id"], ext_kind)]
+        items = [render_extension(req, r) for r in req.store.children(machine["body"]["id"], ext_kind)]
         return 200, {"value": sorted(items, key=lambda b: b["name"].lower())}
 
     def ext_record(req):
@@ -309,7 +462,7 @@ def make_handlers(kind):
 
     @route("GET", ext_one)
     def get_extension(req):
-        return 200, req.store.body(ext_record(req)[1])
+        return 200, render_extension(req, ext_record(req)[1])
 
     @route("PUT", ext_one)
     @route("PATCH", ext_one)
@@ -341,14 +494,18 @@ def make_handlers(kind):
                     raise bad_request(f"Required parameter 'properties.{needed}' is missing (null).", "InvalidParameter")
             body = {"id": eid, "name": req.params["extension"], "type": f"{info['type']}/extensions",
                     "location": payload.get("location") or machine["body"]["location"], "properties": props}
+        failure = check_extension(kind, machine, existing, props)
         if "tags" in payload:
             body["tags"] = payload["tags"] or {}
         action = "update" if existing else "create"
         body["properties"]["provisioningState"] = "Updating" if existing else "Creating"
         fail = req.store.hooks["fail_next_extension"].pop(machine["body"]["id"].lower(), None)
+        fail_code = None
+        if failure:
+            fail_code, fail = failure
         extra = {"protected": protected if protected is not None else (existing or {}).get("extra", {}).get("protected")}
         record = req.store.put(eid, ext_kind, body, extra)
-        op_id = start_operation(req, kind, action, eid, machine["body"]["id"].lower(), fail)
+        op_id = start_operation(req, kind, action, eid, machine["body"]["id"].lower(), fail, fail_code=fail_code)
         record["extra"].update({"pending": action, "operation": op_id, "message": ""})
         headers = operation_headers(req, op_id)
         if kind == "machine":
@@ -416,3 +573,72 @@ def account_of_worker_vm(store, vm_lid):
         for worker in account_workers(store, account["body"]["id"]):
             if str(worker["body"]["properties"].get("vmResourceId", "")).lower() == vm_lid:
                 yield account, worker
+
+
+# ---- extension images (az vm extension image list-versions / show) -----------------------------------------------
+IMAGES = (r"^/subscriptions/(?P<subscriptionId>[^/]+)/providers/Microsoft\.Compute/locations/(?P<location>[^/]+)/"
+          r"publishers/(?P<publisher>[^/]+)/artifacttypes/vmextension/types")
+
+
+def _image_not_found():
+    # Compute's answer for an extension image it does not have: 404 NotFound "Artifact: VMExtension was not found."
+    # (MicrosoftDocs/azure-docs#14522, Get-AzureRmVMExtensionImage).
+    return ArmError(404, "NotFound", "Artifact: VMExtension was not found.")
+
+
+def _image_base(req):
+    return (f"/Subscriptions/{req.store.sub}/Providers/Microsoft.Compute/Locations/{req.params['location']}/Publishers/"
+            f"{req.params['publisher']}/ArtifactTypes/VMExtension/Types")
+
+
+def _image(req):
+    _, name, image = extension_image(req.params["publisher"], req.params["type"])
+    if image is None:
+        raise _image_not_found()
+    return name, image
+
+
+@route("GET", r"^/subscriptions/(?P<subscriptionId>[^/]+)/providers/Microsoft\.Compute/locations/(?P<location>[^/]+)/publishers$")
+def extension_image_publishers(req):
+    """The publishers this emulator's repository holds (Azure lists every image and extension publisher)."""
+    base = f"/Subscriptions/{req.store.sub}/Providers/Microsoft.Compute/Locations/{req.params['location']}/Publishers"
+    return 200, [{"id": f"{base}/{c['publisher']}", "name": c["publisher"], "location": req.params["location"]}
+                 for c in EXTENSION_IMAGES.values()]
+
+
+@route("GET", IMAGES + "$")
+def extension_image_types(req):
+    catalog = EXTENSION_IMAGES.get(req.params["publisher"].lower())
+    if not catalog:
+        raise _image_not_found()
+    return 200, [{"id": f"{_image_base(req)}/{name}", "name": name, "location": req.params["location"]}
+                 for name in catalog["types"]]
+
+
+@route("GET", IMAGES + r"/(?P<type>[^/]+)/versions$")
+def extension_image_versions(req):
+    name, image = _image(req)
+    items = [{"id": f"{_image_base(req)}/{name}/Versions/{v}", "name": v, "location": req.params["location"]}
+             for v in image["versions"]]
+    predicate = compile_filter(req.query.get("$filter"))
+    if predicate:
+        items = [i for i in items if predicate(i)]
+    if str(req.query.get("$orderby", "")).lower().endswith(" desc"):
+        items.reverse()
+    if req.query.get("$top"):
+        try:
+            items = items[:int(req.query["$top"])]
+        except ValueError:
+            raise bad_request("Invalid $top") from None
+    return 200, items
+
+
+@route("GET", IMAGES + r"/(?P<type>[^/]+)/versions/(?P<version>[^/]+)$")
+def extension_image_version(req):
+    name, image = _image(req)
+    if req.params["version"] not in image["versions"]:
+        raise _image_not_found()
+    return 200, {"id": f"{_image_base(req)}/{name}/Versions/{req.params['version']}", "name": req.params["version"],
+                 "location": req.params["location"],
+                 "properties": {"operatingSystem": image["os"], "computeRole": "IaaS", "handlerSchema": "",
+                                "vmScaleSetEnabled": True, "supportsMultipleExtensions": False}}

@@ -4,15 +4,19 @@
 class ArmError(Exception):
     """An error answered in ARM's envelope: {"error": {"code", "message"}}."""
 
-    def __init__(self, status, code, message, headers=None):
+    def __init__(self, status, code, message, headers=None, target=None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.target = target
 
     def body(self):
-        return {"error": {"code": self.code, "message": self.message}}
+        error = {"code": self.code, "message": self.message}
+        if self.target:
+            error["target"] = self.target
+        return {"error": error}
 
 
 def not_found(kind, name, parent=None):

@@ -25,9 +25,38 @@ HYBRIDCOMPUTE_VERSIONS = ("2026-09-01", "2026-07-15", "2025-01-13", "2024-07-10"
 COMPUTE_VERSIONS = ("2026-04-01", "2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01", "2023-09-01", "2023-07-01",
                     "2023-03-01", "2022-11-01", "2022-08-01", "2022-03-01", "2021-11-01", "2021-07-01", "2021-04-01",
                     "2021-03-01")
+RESOURCES_VERSIONS = ("2024-11-01", "2024-03-01", "2022-12-01", "2022-09-01", "2021-04-01", "2021-01-01", "2020-01-01",
+                      "2019-11-01", "2019-10-01", "2016-06-01")
 VERSIONS = {"microsoft.automation": AUTOMATION_VERSIONS, "microsoft.hybridcompute": HYBRIDCOMPUTE_VERSIONS,
             "microsoft.compute": COMPUTE_VERSIONS}
 DATE_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+PROVIDER_PATH = re.compile(r"^/subscriptions/[^/]+/providers(/[^/]+(/(register|unregister))?)?$", re.IGNORECASE)
+# Namespaces the emulator's provider list knows (those it serves, plus those a VM deployment commonly touches) and the
+# resource types it serves in each; an unknown namespace is refused as ARM does.
+PROVIDERS = {
+    "Microsoft.Automation": {"automationAccounts": AUTOMATION_VERSIONS,
+                             "automationAccounts/hybridRunbookWorkerGroups": AUTOMATION_VERSIONS,
+                             "automationAccounts/hybridRunbookWorkerGroups/hybridRunbookWorkers": AUTOMATION_VERSIONS,
+                             "automationAccounts/modules": AUTOMATION_VERSIONS, "automationAccounts/python3Packages":
+                             AUTOMATION_VERSIONS, "automationAccounts/runbooks": AUTOMATION_VERSIONS,
+                             "automationAccounts/jobs": AUTOMATION_VERSIONS},
+    "Microsoft.Compute": {"virtualMachines": COMPUTE_VERSIONS, "virtualMachines/extensions": COMPUTE_VERSIONS,
+                          "locations": COMPUTE_VERSIONS, "locations/operations": COMPUTE_VERSIONS,
+                          "locations/publishers": COMPUTE_VERSIONS},
+    "Microsoft.HybridCompute": {"machines": HYBRIDCOMPUTE_VERSIONS, "machines/extensions": HYBRIDCOMPUTE_VERSIONS,
+                                "locations": HYBRIDCOMPUTE_VERSIONS, "locations/operationStatus": HYBRIDCOMPUTE_VERSIONS,
+                                "locations/operationResults": HYBRIDCOMPUTE_VERSIONS},
+    "Microsoft.Resources": {"subscriptions": RESOURCES_VERSIONS, "subscriptions/locations": RESOURCES_VERSIONS,
+                            "subscriptions/resources": RESOURCES_VERSIONS, "subscriptions/providers": RESOURCES_VERSIONS,
+                            "resourceGroups": RESOURCES_VERSIONS, "subscriptions/resourceGroups": RESOURCES_VERSIONS},
+    "Microsoft.ManagedIdentity": {}, "Microsoft.Network": {}, "Microsoft.Storage": {}, "Microsoft.KeyVault": {},
+    "Microsoft.Authorization": {}, "Microsoft.GuestConfiguration": {}, "Microsoft.OperationalInsights": {},
+}
+# Resource kinds of the store that ARM lists as generic resources (tracked resources and VM/Arc extensions).
+GENERIC_KINDS = ("account", "vm", "machine", "vmExtension", "machineExtension")
+LOCATION_NAMES = {"westeurope": "West Europe", "northeurope": "North Europe", "eastus": "East US", "eastus2": "East US 2",
+                  "westus2": "West US 2", "uksouth": "UK South", "germanywestcentral": "Germany West Central",
+                  "swedencentral": "Sweden Central", "francecentral": "France Central"}
 REDACT = {"client_secret", "access_token", "refresh_token", "protectedsettings", "value", "primary", "secondary",
           "proxypassword", "password", "keys"}
 LOG_LIMIT = 20000
@@ -297,7 +326,7 @@ class Handler(BaseHTTPRequestHandler):
                     status, body, extra = self._plain(channels.agent_call(emu, method, path[len("/agent"):].strip("/"),
                                                                           query, body_in))
             elif area == "metadata":
-                status, body, extra = 200, self._metadata(emu), {}
+                status, body, extra = 200, self._metadata(emu, query.get("api-version")), {}
             elif area == "login":
                 status, body, extra = self._login(emu, method, path, query, raw)
             else:
@@ -367,23 +396,35 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     # ---- metadata and login ----------------------------------------------------------------------------
-    def _metadata(self, emu):
+    def _metadata(self, emu, api_version=None):
+        """ARM's cloud metadata. 2022-09-01 (what `az cloud register --endpoint-resource-manager` reads, azure-cli
+        cloud.py `_populate_from_metadata_endpoint` / `_arm_to_cli_mapper`) answers the single cloud object; older
+        api-versions answer the Azure Stack document with the list of clouds beside it, as before."""
         base = emu.arm_endpoint
+        if api_version and api_version >= "2022-09-01":
+            return self._cloud(base)
         single = {"galleryEndpoint": f"{base}/", "graphEndpoint": f"{base}/graph/", "portalEndpoint": f"{base}/portal/",
                   "authentication": {"loginEndpoint": f"{base}/", "audiences": [f"{base}/", "https://management.azure.com/"]}}
-        # The newer array form (ARM /metadata/endpoints?api-version=2022-09-01) as an extra key of the same document.
-        single["clouds"] = [{
+        # The list of clouds (the public ARM answer of 2019-05-01) as an extra key of the same document.
+        single["clouds"] = [self._cloud(base)]
+        return single
+
+    @staticmethod
+    def _cloud(base):
+        """One cloud as ARM describes it (the keys `_arm_to_cli_mapper` reads; suffixes without the leading dot)."""
+        return {
             "portal": f"{base}/portal", "authentication": {"loginEndpoint": f"{base}/",
                                                            "audiences": [f"{base}/", "https://management.azure.com/"],
                                                            "tenant": "common", "identityProvider": "AAD"},
             "media": f"{base}/media", "graphAudience": f"{base}/graph/", "graph": f"{base}/graph/", "name": "AzureEmulator",
             "suffixes": {"acrLoginServer": "azurecr.emu.invalid", "keyVaultDns": "vault.emu.invalid",
-                         "storage": "core.emu.invalid", "azureDataLakeStoreFileSystem": "adls.emu.invalid"},
+                         "storage": "core.emu.invalid", "azureDataLakeStoreFileSystem": "adls.emu.invalid",
+                         "azureDataLakeAnalyticsCatalogAndJob": "adla.emu.invalid", "sqlServerHostname": "database.emu.invalid",
+                         "mhsmDns": "managedhsm.emu.invalid"},
             "batch": f"{base}/batch/", "resourceManager": f"{base}/", "vmImageAliasDoc": "", "activeDirectoryDataLake": "",
-            "sqlManagement": f"{base}/sql/", "microsoftGraphResourceId": f"{base}/graph/", "appInsightsResourceId": "",
-            "appInsightsTelemetryChannelResourceId": "", "attestationResourceId": "", "synapseAnalyticsResourceId": "",
-            "logAnalyticsResourceId": "", "ossrDbmsResourceId": ""}]
-        return single
+            "sqlManagement": f"{base}/sql/", "gallery": f"{base}/", "microsoftGraphResourceId": f"{base}/graph/",
+            "appInsightsResourceId": "", "appInsightsTelemetryChannelResourceId": "", "attestationResourceId": "",
+            "synapseAnalyticsResourceId": "", "logAnalyticsResourceId": "", "ossrDbmsResourceId": ""}
 
     def _login(self, emu, method, path, query, raw):
         base = emu.arm_endpoint
@@ -479,6 +520,8 @@ class Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _namespace(path):
+        if PROVIDER_PATH.match(path):  # /subscriptions/{id}/providers[/{namespace}[/register]]: Microsoft.Resources
+            return None
         match = re.search(r"/providers/([^/]+)", path, re.IGNORECASE)
         return match[1].lower() if match else None
 
@@ -516,12 +559,68 @@ class Handler(BaseHTTPRequestHandler):
         sub_match = re.match(r"^/subscriptions/(?P<sub>[^/]+)$", path, re.IGNORECASE)
         rg_match = re.match(r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)$", path, re.IGNORECASE)
         rgs_match = re.match(r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups$", path, re.IGNORECASE)
-        prov_match = re.match(r"^/subscriptions/(?P<sub>[^/]+)/providers/(?P<ns>[^/]+)(?P<register>/register)?$",
+        prov_match = re.match(r"^/subscriptions/(?P<sub>[^/]+)/providers/(?P<ns>[^/]+)(?P<register>/(un)?register)?$",
                               path, re.IGNORECASE)
+        provs_match = re.match(r"^/subscriptions/(?P<sub>[^/]+)/providers$", path, re.IGNORECASE)
+        subs_match = re.match(r"^/subscriptions$", path, re.IGNORECASE)
+        locations_match = re.match(r"^/subscriptions/(?P<sub>[^/]+)/locations$", path, re.IGNORECASE)
+        resources_match = re.match(r"^/subscriptions/(?P<sub>[^/]+)(/resourcegroups/(?P<rg>[^/]+))?/resources$", path,
+                                   re.IGNORECASE)
+
+        def subscription_body(req):
+            return {"id": f"/subscriptions/{req.store.sub}", "authorizationSource": "RoleBased", "managedByTenants": [],
+                    "subscriptionId": req.store.sub, "tenantId": req.store.config["tenant_id"], "displayName": "hrw-emulator",
+                    "state": "Enabled", "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
+                                                                 "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"}}
 
         def subscription(req):
-            return 200, {"id": f"/subscriptions/{req.store.sub}", "subscriptionId": req.store.sub,
-                         "tenantId": req.store.config["tenant_id"], "displayName": "hrw-emulator", "state": "Enabled"}
+            return 200, subscription_body(req)
+
+        def subscriptions(req):
+            return 200, {"value": [subscription_body(req)], "count": {"type": "Total", "value": 1}}
+
+        def locations(req):
+            names = [req.store.config["location"]] + [n for n in LOCATION_NAMES if n != req.store.config["location"]]
+            return 200, {"value": [{"id": f"/subscriptions/{req.store.sub}/locations/{n}", "name": n, "type": "Region",
+                                    "displayName": LOCATION_NAMES.get(n, n), "regionalDisplayName": LOCATION_NAMES.get(n, n),
+                                    "metadata": {"regionType": "Physical", "regionCategory": "Recommended"}}
+                                   for n in names]}
+
+        def resources(req):
+            """The emulator's resources in ARM's generic shape; $filter on resourceType, name, location, resourceGroup."""
+            rg = resources_match["rg"]
+            if rg and not req.store.get(req.store.rg_id(rg)):
+                raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
+            prefix = (req.store.rg_id(rg) if rg else f"/subscriptions/{req.store.sub}").lower() + "/"
+            items = []
+            for kind in GENERIC_KINDS:
+                for record in req.store.of_kind(kind):
+                    body = record["body"]
+                    if not body["id"].lower().startswith(prefix):
+                        continue
+                    item = {"id": body["id"], "name": body["name"], "type": body["type"], "location": body.get("location")}
+                    for key in ("tags", "identity", "kind"):
+                        if body.get(key) is not None:
+                            item[key] = body[key]
+                    # Keys $filter may name that the generic shape does not carry (removed again below).
+                    item["resourceType"], item["resourceGroup"] = body["type"], body["id"].split("/")[4]
+                    items.append(item)
+            page = req.page(sorted(items, key=lambda b: b["id"].lower()))
+            for item in page["value"]:
+                item.pop("resourceType", None)
+                item.pop("resourceGroup", None)
+            return 200, page
+
+        def provider_body(req, namespace):
+            types = PROVIDERS[namespace]
+            locations_ = [LOCATION_NAMES.get(req.store.config["location"], req.store.config["location"])]
+            return {"id": f"/subscriptions/{req.store.sub}/providers/{namespace}", "namespace": namespace,
+                    "registrationState": "Registered", "registrationPolicy": "RegistrationRequired",
+                    "resourceTypes": [{"resourceType": name, "locations": locations_, "apiVersions": list(versions)}
+                                      for name, versions in types.items()]}
+
+        def providers(req):
+            return 200, req.page([provider_body(req, ns) for ns in sorted(PROVIDERS, key=str.lower)])
 
         def resource_group(req):
             rg = rg_match["rg"]
@@ -549,17 +648,26 @@ class Handler(BaseHTTPRequestHandler):
             return 200, req.page(sorted(items, key=lambda b: b["name"].lower()))
 
         def provider(req):
-            ns = prov_match["ns"]
-            return 200, {"id": f"/subscriptions/{req.store.sub}/providers/{ns}", "namespace": ns,
-                         "registrationState": "Registered", "resourceTypes": []}
+            ns = next((n for n in PROVIDERS if n.lower() == prov_match["ns"].lower()), None)
+            if ns is None:  # ARM: 404 InvalidResourceNamespace "The resource namespace '…' is invalid."
+                raise ArmError(404, "InvalidResourceNamespace", f"The resource namespace '{prov_match['ns']}' is invalid.")
+            return 200, provider_body(req, ns)
 
+        if subs_match and method == "GET":
+            return None, subscriptions, {}
+        if locations_match and method == "GET":
+            return None, locations, {}
+        if resources_match and method == "GET":
+            return None, resources, {}
+        if provs_match and method == "GET":
+            return None, providers, {}
         if sub_match and method == "GET":
             return None, subscription, {}
         if rg_match:
             return None, resource_group, {}
         if rgs_match and method == "GET":
             return None, resource_groups, {}
-        if prov_match and (method == "GET" or prov_match["register"]):
+        if prov_match and ((method == "GET" and not prov_match["register"]) or (method == "POST" and prov_match["register"])):
             return None, provider, {}
         return None, None, None
 

@@ -69,7 +69,7 @@ def test_state_and_ca_survive_restart(tmp_path):
         assert (tmp_path / "ca.pem").read_bytes() == ca
         status, _, body = second.arm("GET", f"{second.account_path}/hybridRunbookWorkerGroups/kept/hybridRunbookWorkers/{wid}",
                                      token=token)
-        assert status == 200 and body["properties"]["vmResourceId"] == first.vm_id("vm-kept")
+        assert status == 200 and body["properties"]["vmResourceId"] == first.vm_id("vm-kept").lower()
         second.admin("POST", "reset")
         status, _, _ = second.arm("GET", f"{second.account_path}/hybridRunbookWorkerGroups/kept", token=token)
         assert status == 404

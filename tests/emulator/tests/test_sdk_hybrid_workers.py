@@ -42,13 +42,13 @@ def test_worker_operations_and_move(emu, automation):
     vm = emu.vm_id("vm-move")
     wid = str(uuid.uuid4())
     created = automation.hybrid_runbook_workers.create(rg, aa, "g1", wid, _worker_params(vm))
-    assert created.properties.vm_resource_id == vm and created.properties.worker_type == "HybridV2"
+    assert created.properties.vm_resource_id == vm.lower() and created.properties.worker_type == "HybridV2"
     assert created.properties.worker_name == "vm-move" and created.properties.registered_date_time
     assert automation.hybrid_runbook_workers.create(rg, aa, "g1", wid, _worker_params(vm.upper().replace("/SUBSCRIPTIONS", "/subscriptions"))).name == wid
     patched = automation.hybrid_runbook_workers.patch(rg, aa, "g1", wid)
     assert patched.name == wid
     patched = automation.hybrid_runbook_workers.patch(rg, aa, "g1", wid, _worker_params(vm))
-    assert patched.properties.vm_resource_id == vm
+    assert patched.properties.vm_resource_id == vm.lower()  # the service lower-cases it (azure-rest-api-specs#43706)
     assert automation.hybrid_runbook_workers.get(rg, aa, "G1", wid.upper()).name == wid
     listed = list(automation.hybrid_runbook_workers.list_by_hybrid_runbook_worker_group(rg, aa, "g1"))
     assert [w.name for w in listed] == [wid]
