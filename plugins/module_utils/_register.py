@@ -27,6 +27,8 @@ from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ti
 
 # Most machines one task handles at the same time (option concurrency): more threads only queue on ARM's write throttling.
 MAX_CONCURRENCY = 64
+# Writes into a group that may be deleted meanwhile by concurrent removals (option recreate_group): the first try and retries.
+GROUP_WRITE_ATTEMPTS = 3
 
 
 def effective_concurrency(requested, count):
@@ -157,18 +159,20 @@ class Registrar(object):
 
     def _into_group(self, write, machine_id):
         """A write into the target group; when the group was deleted after prepare() read it, re-create it (with
-        recreate_group) and try once more."""
-        try:
-            return write()
-        except NotFoundError:
-            if self.automation.get_group(self.group) is not None:
-                return write()  # re-created meanwhile (by another thread or run); if something else is missing, this fails again
-            if not self.params.get("recreate_group"):
-                raise StateError("Failed to register %s in %s: the group was deleted while this task ran (probably by a concurrent "
-                                 "run that removed its last workers); run again, or set recreate_group=true right after "
-                                 "ensuring the group" % (machine_id.id, self.automation.group_label(self.group)))
-            self._recreate_group("while this task registered workers into it")
-            return write()
+        recreate_group) and try again. Each concurrent removal deletes an emptied group once, so a few attempts suffice."""
+        for attempt in range(1, GROUP_WRITE_ATTEMPTS + 1):
+            try:
+                return write()
+            except NotFoundError:
+                if attempt == GROUP_WRITE_ATTEMPTS:
+                    raise
+                if self.automation.get_group(self.group) is not None:
+                    continue  # re-created meanwhile (by another thread or run); if something else is missing, this fails again
+                if not self.params.get("recreate_group"):
+                    raise StateError("Failed to register %s in %s: the group was deleted while this task ran (probably by a "
+                                     "concurrent run that removed its last workers); run again, or set recreate_group=true "
+                                     "right after ensuring the group" % (machine_id.id, self.automation.group_label(self.group)))
+                self._recreate_group("while this task registered workers into it")
 
     def reconcile_all(self, specs, concurrency=1):
         """Returns a list of per-machine results (each with ``failed``/``msg`` on error) in input order."""

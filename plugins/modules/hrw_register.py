@@ -75,7 +75,8 @@ options:
         with M(azure_automation.hybrid_worker.hrw_group) in the same play, as the C(deploy_hrw) playbook does. A concurrent run
         that removes the group's last workers deletes the emptied group, and without this option a registration that
         comes a moment later fails.
-      - The group is re-created with the credential it had when this task read it.
+      - The group is re-created with the credential it had when this task read it, and the registration is tried again (up to
+        two more times, as each concurrent removal deletes an emptied group once).
       - With V(false) (the default) a missing group fails and the message lists the account's groups, so a typo in
         O(group) never creates a group.
       - With O(state=absent) it is ignored.

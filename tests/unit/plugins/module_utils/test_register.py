@@ -256,6 +256,25 @@ def test_group_deleted_during_a_fleet_is_recreated_once(world):
     assert len([w for w in world[0].writes if w[0] == "create_group"]) == 1 and len(world[0].workers["g1"]) == 3
 
 
+def test_group_deleted_twice_by_two_removals_is_recreated_twice_then_a_third_loss_fails(world):
+    world[0].add_group("g1")
+    deletions = [delete_group_now(world, "g1") for _ in range(2)]
+
+    def delete_then_arm_next():  # removal A, then removal B right after our re-creation
+        deletions.pop(0)()
+        if deletions:
+            world[0].before["create_worker"] = delete_then_arm_next
+    world[0].before["create_worker"] = delete_then_arm_next
+    reg, specs, warnings = registrar(world, recreate_group=True)
+    result = reg.reconcile(specs[0], reg.prepare(specs))
+    assert result["changed"] and len([w for w in world[0].writes if w[0] == "create_group"]) == 2 and len(warnings) == 2
+    deletions.extend(delete_group_now(world, "g1") for _ in range(3))
+    world[0].workers["g1"].clear()
+    world[0].before["create_worker"] = delete_then_arm_next
+    with pytest.raises(NotFoundError):
+        reg.reconcile(specs[0], reg.prepare(specs))
+
+
 def test_group_deleted_before_the_task_is_recreated_with_the_option(world):
     world[0].delete_group("g1")
     reg, specs, warnings = registrar(world, recreate_group=True)
