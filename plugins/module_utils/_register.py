@@ -131,8 +131,7 @@ class Registrar(object):
             return WorkerIndex(self.automation, self.group).build([s.key for s in specs], target_exists=False)
         if group is None and present:
             raise StateError("Failed to register in %s: the group does not exist (option group; the account has %s); create it "
-                             "with azure_automation.hybrid_worker.hrw_group" % (self.automation.group_label(self.group),
-                                                                                 self._group_names()))
+                             "with azure_automation.hybrid_worker.hrw_group" % (self.automation.group_label(self.group), self._group_names()))
         if group is None:
             # Nothing can be a worker of a group that does not exist: a typo in the name must not remove the extension
             # of a machine that serves another group, so absent changes nothing at all.
