@@ -10,7 +10,7 @@ import pytest
 
 from ansible.module_utils import basic
 
-from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _module
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _module, _register
 from ansible_collections.azure_automation.hybrid_worker.plugins.modules import hrw_register
 
 from hrw_fakes import vm_id
@@ -84,6 +84,8 @@ def test_a_huge_concurrency_is_capped_before_the_arm_client_is_built(world, run_
     seen, warned = [], []
     monkeypatch.setattr(_module.HrwModule, "automation", lambda self: seen.append(self.params["concurrency"]) or automation)
     monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, message: warned.append(message))
+    # the in-memory fakes are not thread-safe: run the machines one after another (the threads are tested in test_register)
+    monkeypatch.setattr(_register, "run_bounded", lambda work, count, concurrency: [work(i) for i in range(count)])
     args = {"group": "g", "install_extension": False, "concurrency": 3000000,
             "workers": [{"vm_resource_id": vm_id("m%d" % n)} for n in range(machines)]}
     outcome = run_module(hrw_register.main, args)
