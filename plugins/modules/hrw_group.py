@@ -101,7 +101,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 group:
-  description: The group after the change (with O(state=absent), the group that was deleted).
+  description: The group after the change (with O(state=absent), the group that was deleted, or that O(only_if_empty) kept).
   returned: success, unless O(state=absent) and the group did not exist
   type: dict
   contains:
@@ -123,7 +123,7 @@ group:
       type: str
       sample: runbook-runner
     workers:
-      description: Worker ids the group had before it was deleted (O(state=absent) only).
+      description: Worker ids the group had before it was deleted, or has now when O(only_if_empty) kept it (O(state=absent) only).
       type: list
       elements: str
       returned: when O(state=absent) and the group existed
