@@ -8,7 +8,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import StateError
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import ConflictError, StateError
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import OptionError
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._hybrid_worker import group_view, worker_view
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import parse_machine_id
@@ -40,7 +40,12 @@ class GroupManager(object):
             after = group_view(self.automation.update_group(name, wanted)) or after
         return self._result(True, ["update_credential"], before, after)
 
-    def absent(self, name, force=False):
+    def absent(self, name, force=False, only_if_empty=False):
+        """Delete the group. A group with workers fails unless ``force`` (remove them first) or ``only_if_empty`` (keep it).
+
+        Another run may register a worker into the group at any time (a sliced deploy), so emptiness is checked again right
+        before the DELETE, and ARM's refusal to delete a group that still has workers (409) means the same.
+        """
         self.automation.account()
         current = self.automation.get_group(name)
         if current is None:
@@ -53,15 +58,40 @@ class GroupManager(object):
         before["workers"] = sorted(w["worker_id"] for w in workers)
         actions = []
         if workers and not force:
-            raise StateError("Failed to delete %s: it still has %d worker(s) (%s); remove them first or set force=true"
-                             % (self.automation.group_label(name), len(workers),
-                                ", ".join(w["worker_name"] or w["worker_id"] for w in workers[:5])), workers=before["workers"])
+            return self._in_use(name, before, workers, only_if_empty, "it still has", force)
         for worker in workers:
             actions.extend(self._remove_worker(name, worker))
         actions.append("delete_group")
-        if not self.check_mode:
+        if self.check_mode:
+            return self._result(True, actions, before, None)
+        if workers:
+            # Removing the workers took a while: look again right before deleting.
+            arrived = [worker_view(name, w) for w in self.automation.list_workers(name)]
+            if arrived:
+                return self._in_use(name, before, arrived, only_if_empty, "while it was being deleted, another run registered",
+                                    force, actions[:-1])
+        try:
             self.automation.delete_group(name)
+        except ConflictError:
+            arrived = [worker_view(name, w) for w in self.automation.list_workers(name)]
+            if not arrived:
+                raise
+            return self._in_use(name, before, arrived, only_if_empty, "while it was being deleted, another run registered",
+                                force, actions[:-1])
         return self._result(True, actions, before, None)
+
+    def _in_use(self, name, before, workers, only_if_empty, how, force, actions=()):
+        """A group that has workers: kept with ``only_if_empty``, else a failure naming them."""
+        label = self.automation.group_label(name)
+        names = ", ".join(w["worker_name"] or w["worker_id"] for w in workers[:5]) + (", ..." if len(workers) > 5 else "")
+        if only_if_empty:
+            kept = dict(before, workers=sorted(w["worker_id"] for w in workers))
+            result = self._result(bool(actions), list(actions), before, kept)
+            result["msg"] = "Kept %s: %s %d worker(s) (%s)" % (label, how, len(workers), names)
+            return result
+        hint = "run again to remove them too" if force else "remove them first or set force=true"
+        raise StateError("Failed to delete %s: %s %d worker(s) (%s); %s" % (label, how, len(workers), names, hint),
+                         workers=sorted(w["worker_id"] for w in workers), changed=bool(actions))
 
     def _remove_worker(self, group, worker):
         actions = []

@@ -16,7 +16,7 @@ import threading
 import time
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
-    HrwError, OperationTimeout, OptionError, StateError)
+    HrwError, NotFoundError, OperationTimeout, OptionError, StateError)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import (
     ExtensionOptions, desired_extension, differences, extension_view)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._hybrid_worker import (
@@ -24,6 +24,16 @@ from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._hy
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import (
     derive_worker_id, normalize_guid, parse_machine_id)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._timeutil import age_seconds
+
+# Most machines one task handles at the same time (option concurrency): more threads only queue on ARM's write throttling.
+MAX_CONCURRENCY = 64
+# Writes into a group that may be deleted meanwhile by concurrent removals (option recreate_group): the first try and retries.
+GROUP_WRITE_ATTEMPTS = 3
+
+
+def effective_concurrency(requested, count):
+    """Threads for ``count`` machines: at most one per machine and at most MAX_CONCURRENCY."""
+    return max(1, min(int(requested or 1), count or 1, MAX_CONCURRENCY))
 
 
 class MachineSpec(object):
@@ -101,6 +111,8 @@ class Registrar(object):
         self.options = ExtensionOptions.from_params(params)
         self.sleep = sleep
         self.clock = clock
+        self._group_lock = threading.Lock()
+        self._group_credential = None  # of the group as read by prepare(), so a re-created group keeps it
 
     # -- entry points ---------------------------------------------------------------------------------------------------
     def prepare(self, specs):
@@ -113,12 +125,53 @@ class Registrar(object):
             self.warn("%s does not exist; check mode assumes an earlier task creates it and predicts the registrations"
                       % self.automation.group_label(self.group))
             return WorkerIndex(self.automation, self.group).build([s.key for s in specs], target_exists=False)
+        if group is None and present and self.params.get("recreate_group"):
+            # An earlier task of this run ensured the group; a concurrent run deleted it since (it was empty then).
+            self._recreate_group("before this task started")
+            return WorkerIndex(self.automation, self.group).build([s.key for s in specs], target_exists=False)
         if group is None and present:
-            raise StateError("Failed to register in %s: the group does not exist (option group); create it with "
-                             "azure_automation.hybrid_worker.hrw_group" % self.automation.group_label(self.group))
+            raise StateError("Failed to register in %s: the group does not exist (option group; the account has %s); create it "
+                             "with azure_automation.hybrid_worker.hrw_group" % (self.automation.group_label(self.group), self._group_names()))
         if group is None:
+            # Nothing can be a worker of a group that does not exist: a typo in the name must not remove the extension
+            # of a machine that serves another group, so absent changes nothing at all.
+            self.warn("%s does not exist (the account has %s); nothing was removed" % (self.automation.group_label(self.group),
+                                                                                       self._group_names()))
             return None
+        self._group_credential = ((group.get("properties") or {}).get("credential") or {}).get("name")
         return WorkerIndex(self.automation, self.group).build([s.key for s in specs])
+
+    def _group_names(self):
+        names = sorted(g.get("name") for g in self.automation.list_groups() if g.get("name"))
+        if not names:
+            return "no groups"
+        return "groups: " + ", ".join("'%s'" % n for n in names[:20]) + (", ..." if len(names) > 20 else "")
+
+    def _recreate_group(self, when):
+        """Create the target group again (with the credential it had), once for all threads."""
+        with self._group_lock:
+            if self.automation.get_group(self.group) is not None:
+                return  # another thread (or another run) was first
+            self.automation.create_group(self.group, self._group_credential)
+            self.warn("Re-created %s: it was deleted %s (a concurrent run removing workers deletes an emptied group); "
+                      "option recreate_group" % (self.automation.group_label(self.group), when))
+
+    def _into_group(self, write, machine_id):
+        """A write into the target group; when the group was deleted after prepare() read it, re-create it (with
+        recreate_group) and try again. Each concurrent removal deletes an emptied group once, so a few attempts suffice."""
+        for attempt in range(1, GROUP_WRITE_ATTEMPTS + 1):
+            try:
+                return write()
+            except NotFoundError:
+                if attempt == GROUP_WRITE_ATTEMPTS:
+                    raise
+                if self.automation.get_group(self.group) is not None:
+                    continue  # re-created meanwhile (by another thread or run); if something else is missing, this fails again
+                if not self.params.get("recreate_group"):
+                    raise StateError("Failed to register %s in %s: the group was deleted while this task ran (probably by a "
+                                     "concurrent run that removed its last workers); run again, or set recreate_group=true "
+                                     "right after ensuring the group" % (machine_id.id, self.automation.group_label(self.group)))
+                self._recreate_group("while this task registered workers into it")
 
     def reconcile_all(self, specs, concurrency=1):
         """Returns a list of per-machine results (each with ``failed``/``msg`` on error) in input order."""
@@ -163,7 +216,7 @@ class Registrar(object):
             self._check_requested_id(spec, worker_id)
             actions.append("move_record")
             if not self.check_mode:
-                self.automation.move_worker(record["group"], worker_id, self.group)
+                self._into_group(lambda: self.automation.move_worker(record["group"], worker_id, self.group), machine_id)
         elif record is not None:
             worker_id = record["worker_id"]
             self._check_requested_id(spec, worker_id)
@@ -175,7 +228,7 @@ class Registrar(object):
                                  % (machine_id.id, worker_id, taken["vm_resource_id"] or "a V1 worker", self.group))
             actions.append("create_record")
             if not self.check_mode:
-                self.automation.create_worker(self.group, worker_id, machine_id.id)
+                self._into_group(lambda: self.automation.create_worker(self.group, worker_id, machine_id.id), machine_id)
         after["record"] = {"group": self.group, "worker_id": worker_id}
 
         extension = None
@@ -257,11 +310,16 @@ class Registrar(object):
     def _absent(self, spec, index):
         machine_id = spec.machine
         actions, before, after = [], {}, {"record": None, "extension": None}
-        record = index.find(spec.key) if index is not None else None
+        if index is None:
+            # The group does not exist (prepare() warned): nothing of this machine belongs to it, so nothing is touched.
+            before = {"record": None, "extension": "unchanged (group '%s' does not exist)" % self.group}
+            return {"vm_resource_id": machine_id.id, "worker_id": None, "group": self.group, "changed": False, "actions": [],
+                    "extension": None, "diff": {"before": before, "after": dict(before)}}
+        record = index.find(spec.key)
         if record is not None and record["group"].lower() != self.group.lower():
             record = None
         before["record"] = _record_view(record)
-        elsewhere = index is not None and index.find(spec.key) is not None and record is None
+        elsewhere = index.find(spec.key) is not None and record is None
         extension = None
         if elsewhere:
             # Registered in another group: its extension serves that group, so it stays.
@@ -289,7 +347,7 @@ def _record_view(record):
 
 def run_bounded(work, count, concurrency):
     """Call ``work(i)`` for i in range(count) on at most ``concurrency`` threads (in this thread when 1)."""
-    concurrency = max(1, min(int(concurrency or 1), count or 1))
+    concurrency = effective_concurrency(concurrency, count)
     if concurrency == 1:
         for position in range(count):
             work(position)

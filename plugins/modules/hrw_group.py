@@ -42,6 +42,15 @@ options:
       - With O(state=absent), first remove every worker of the group, each with its HybridWorker extension, then delete the group.
     type: bool
     default: false
+  only_if_empty:
+    description:
+      - With O(state=absent), delete the group only if it has no workers. A group that still has workers is kept and the task
+        is ok (not changed), with C(msg) saying why, instead of failing.
+      - Also when another run registers a worker into the group while it is being deleted (ARM refuses to delete a group
+        that has workers); the C(remove_hrw) playbook uses it for the groups it empties.
+      - Mutually exclusive with O(force).
+    type: bool
+    default: false
   wait_timeout:
     description:
       - Seconds to wait for each extension removal with O(force=true).
@@ -82,11 +91,17 @@ EXAMPLES = r"""
         name: old-workers
         state: absent
         force: true
+
+    - name: Delete a group if no worker is left in it (keep it, without failing, if another run is still using it)
+      azure_automation.hybrid_worker.hrw_group:
+        name: linux-workers
+        state: absent
+        only_if_empty: true
 """
 
 RETURN = r"""
 group:
-  description: The group after the change (with O(state=absent), the group that was deleted).
+  description: The group after the change (with O(state=absent), the group that was deleted, or that O(only_if_empty) kept).
   returned: success, unless O(state=absent) and the group did not exist
   type: dict
   contains:
@@ -108,11 +123,16 @@ group:
       type: str
       sample: runbook-runner
     workers:
-      description: Worker ids the group had before it was deleted (O(state=absent) only).
+      description: Worker ids the group had before it was deleted, or has now when O(only_if_empty) kept it (O(state=absent) only).
       type: list
       elements: str
       returned: when O(state=absent) and the group existed
       sample: [6d1f0e9b-7c70-5e0b-8d8a-0f3c1f7c2d11]
+msg:
+  description: Why the group was kept (with O(only_if_empty=true)).
+  returned: when O(only_if_empty=true) kept a group that has workers
+  type: str
+  sample: "Kept hybrid worker group 'linux-workers' of ...: it still has 1 worker(s) (vm1)"
 actions:
   description: What was done (or would be done in check mode).
   returned: always
@@ -141,7 +161,7 @@ def run(hrw):
     manager = GroupManager(hrw.automation(), hrw.machines(timeout=params["wait_timeout"]), check_mode=hrw.check_mode)
     if params["state"] == "present":
         return manager.present(params["name"], params["credential_name"])
-    return manager.absent(params["name"], force=params["force"])
+    return manager.absent(params["name"], force=params["force"], only_if_empty=params["only_if_empty"])
 
 
 def main():
@@ -150,8 +170,9 @@ def main():
         credential_name=dict(type="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         force=dict(type="bool", default=False),
+        only_if_empty=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=600),
-    ))
+    ), mutually_exclusive=[("force", "only_if_empty")])
     hrw.run(run)
 
 

@@ -22,12 +22,14 @@ description:
     that has nothing to change makes no write at all."
   - With O(state=absent) the extension and the record are removed; it succeeds when either (or the machine) is already gone.
     A machine registered in another group is left alone.
+  - With O(state=absent) and a group that does not exist (for example a typo), nothing is changed on any machine; the task is
+    ok (not changed) and a warning names the group and the groups of the account.
 author:
   - Azure Automation Hybrid Worker contributors (@azure-automation)
 options:
   group:
     description:
-      - Name of the hybrid worker group. It must exist (see M(azure_automation.hybrid_worker.hrw_group)).
+      - Name of the hybrid worker group. It must exist (see M(azure_automation.hybrid_worker.hrw_group) and O(recreate_group)).
     type: str
     required: true
   vm_resource_id:
@@ -63,8 +65,23 @@ options:
   concurrency:
     description:
       - Number of machines handled at the same time with O(workers).
+      - At least 1. It is capped at the number of machines and at 64 (more threads only wait on ARM's write throttling);
+        a larger value gets a warning.
     type: int
     default: 16
+  recreate_group:
+    description:
+      - Re-create O(group) when it is gone, then register the machine into it. Set it only right after ensuring the group
+        with M(azure_automation.hybrid_worker.hrw_group) in the same play, as the C(deploy_hrw) playbook does. A concurrent run
+        that removes the group's last workers deletes the emptied group, and without this option a registration that
+        comes a moment later fails.
+      - The group is re-created with the credential it had when this task read it, and the registration is tried again (up to
+        two more times, as each concurrent removal deletes an emptied group once).
+      - With V(false) (the default) a missing group fails and the message lists the account's groups, so a typo in
+        O(group) never creates a group.
+      - With O(state=absent) it is ignored.
+    type: bool
+    default: false
   state:
     description:
       - V(present) registers the machine and installs the extension; V(absent) removes both.
@@ -278,7 +295,8 @@ arm_requests:
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import HrwError, OptionError
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import validate_group_name
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._module import HrwModule
-from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._register import Registrar, specs_from_params
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._register import (
+    MAX_CONCURRENCY, Registrar, effective_concurrency, specs_from_params)
 
 
 def validate(params):
@@ -295,9 +313,17 @@ def validate(params):
     return specs_from_params(params)
 
 
+def cap_concurrency(params, count, warn):
+    """The threads (and connections) this run uses: a huge O(concurrency) must not size a pool for millions."""
+    if params["concurrency"] > MAX_CONCURRENCY:
+        warn("concurrency %d is more than the maximum of %d; using %d" % (params["concurrency"], MAX_CONCURRENCY, MAX_CONCURRENCY))
+    params["concurrency"] = effective_concurrency(params["concurrency"], count)
+
+
 def run(hrw):
     params = hrw.params
     specs = validate(params)
+    cap_concurrency(params, len(specs), hrw.warn)
     hrw.resolve()
     registrar = Registrar(hrw.automation(), hrw.machines(timeout=params["wait_timeout"]), params, check_mode=hrw.check_mode,
                           warn=hrw.warn)
@@ -337,6 +363,7 @@ def main():
             os_type=dict(type="str", choices=["linux", "windows"]),
         )),
         concurrency=dict(type="int", default=16),
+        recreate_group=dict(type="bool", default=False),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         move=dict(type="bool", default=False),
         install_extension=dict(type="bool", default=True),

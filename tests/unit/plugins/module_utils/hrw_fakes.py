@@ -53,6 +53,7 @@ class FakeAutomation(object):
         self.writes = []
         self.reads = []
         self.account_name = "aa"
+        self.before = {}    # operation name -> callable run once just before it (another run acting in between)
 
     # helpers
     def add_group(self, name, group_type="User", credential=None):
@@ -83,6 +84,11 @@ class FakeAutomation(object):
         return {"name": worker_id, "id": "/groups/%s/workers/%s" % (group, worker_id),
                 "properties": dict(data, workerName=data["vmResourceId"].rsplit("/", 1)[-1] if data["vmResourceId"] else "v1host")}
 
+    def _hook(self, operation):
+        hook = self.before.pop(operation, None)
+        if hook is not None:
+            hook()
+
     # AutomationService API
     def account(self):
         self.reads.append("account")
@@ -111,11 +117,15 @@ class FakeAutomation(object):
         return self._group(name)
 
     def delete_group(self, name):
+        self._hook("delete_group")
         self.writes.append(("delete_group", name))
+        if self.workers.get(name):  # as ARM: a group that has workers cannot be deleted
+            raise ConflictError("delete", name, 409, "Conflict", "contains %d hybrid runbook worker(s)" % len(self.workers[name]))
         self.groups.pop(name, None)
         self.workers.pop(name, None)
 
     def list_workers(self, group):
+        self._hook("list_workers")
         self.reads.append("list_workers:" + group)
         return [self._worker(group, w) for w in sorted(self.workers.get(group, {}))]
 
@@ -126,7 +136,10 @@ class FakeAutomation(object):
         return None
 
     def create_worker(self, group, worker_id, vm):
+        self._hook("create_worker")
         self.writes.append(("create_worker", group, worker_id, vm))
+        if group not in self.groups:
+            raise NotFoundError("create", worker_id, 404, "ResourceNotFound", "group '%s' was not found" % group)
         for name, workers in self.workers.items():
             for wid, data in workers.items():
                 if data["vmResourceId"].lower() == vm.lower() and (name, wid) != (group, worker_id):
@@ -139,7 +152,12 @@ class FakeAutomation(object):
         self.workers.get(group, {}).pop(worker_id, None)
 
     def move_worker(self, group, worker_id, target):
+        self._hook("move_worker")
         self.writes.append(("move_worker", group, worker_id, target))
+        if target not in self.groups:
+            raise NotFoundError("move", worker_id, 404, "ResourceNotFound", "group '%s' was not found" % target)
+        if worker_id not in self.workers.get(group, {}):
+            raise NotFoundError("move", worker_id, 404, "ResourceNotFound", "worker '%s' was not found" % worker_id)
         self.workers[target][worker_id] = self.workers[group].pop(worker_id)
 
 

@@ -61,6 +61,52 @@ def test_absent_with_workers_needs_force(services):
     assert not GroupManager(automation, machines).absent("g")["changed"]
 
 
+def worker_arrives(automation, group, worker_id, vm):
+    """Another run (a sliced deploy) registering into the group."""
+    return lambda: automation.add_worker(group, worker_id, vm)
+
+
+def test_worker_registered_just_before_the_delete_keeps_the_group_and_fails_clearly(services):
+    automation, machines = services
+    automation.add_group("g")
+    automation.before["delete_group"] = worker_arrives(automation, "g", "w9", vm_id("vm9"))
+    with pytest.raises(StateError, match="while it was being deleted, another run registered 1 worker.*vm9.*force=true"):
+        GroupManager(automation, machines).absent("g")
+    assert "g" in automation.groups and "w9" in automation.workers["g"]
+
+
+def test_only_if_empty_keeps_a_used_group_without_failing(services):
+    automation, machines = services
+    automation.add_group("g")
+    automation.add_worker("g", "w1", vm_id("vm1"))
+    result = GroupManager(automation, machines).absent("g", only_if_empty=True)
+    assert not result["changed"] and result["actions"] == [] and "Kept" in result["msg"] and "still has 1" in result["msg"]
+    assert result["group"]["workers"] == ["w1"] and not automation.writes
+    automation.workers["g"].clear()
+    automation.before["delete_group"] = worker_arrives(automation, "g", "w9", vm_id("vm9"))
+    raced = GroupManager(automation, machines).absent("g", only_if_empty=True)
+    assert not raced["changed"] and "another run registered 1 worker(s) (vm9)" in raced["msg"]
+    assert raced["group"]["workers"] == ["w9"] and "g" in automation.groups
+    automation.workers["g"].clear()
+    done = GroupManager(automation, machines).absent("g", only_if_empty=True)
+    assert done["changed"] and done["actions"] == ["delete_group"] and "g" not in automation.groups
+
+
+def test_force_looks_again_right_before_deleting(services):
+    automation, machines = services
+    automation.add_group("g")
+    automation.add_worker("g", "w1", vm_id("vm1"))
+
+    def second_list():  # the first list passes; before the second one (after w1 was removed) w9 arrives
+        automation.before["list_workers"] = worker_arrives(automation, "g", "w9", vm_id("vm9"))
+    automation.before["list_workers"] = second_list
+    with pytest.raises(StateError, match="another run registered 1 worker.*vm9.*run again") as info:
+        GroupManager(automation, machines).absent("g", force=True)
+    assert info.value.extra["changed"] is True
+    assert ("delete_worker", "g", "w1") in automation.writes and not [w for w in automation.writes if w[0] == "delete_group"]
+    assert list(automation.workers["g"]) == ["w9"]
+
+
 def test_describe_groups(services):
     automation, machines = services
     automation.add_group("a", credential="c")

@@ -5,12 +5,15 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import threading
+
 import pytest
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
-    OperationTimeout, OptionError, StateError)
+    NotFoundError, OperationTimeout, OptionError, StateError)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import derive_worker_id, parse_machine_id
-from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._register import Registrar, specs_from_params
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._register import (
+    Registrar, effective_concurrency, run_bounded, specs_from_params)
 
 from hrw_fakes import FakeAutomation, FakeClock, FakeMachines, arc_id, iso, vm_id
 
@@ -188,6 +191,139 @@ def test_absent_leaves_a_worker_of_another_group_alone(world):
 
 def test_absent_with_missing_group_is_a_no_op(world):
     assert not run(world, group="gone", state="absent")["changed"]
+
+
+def registrar(world, check_mode=False, **kwargs):
+    """A Registrar whose warnings are kept, and its specs."""
+    p = params(**kwargs)
+    warnings = []
+    clock = FakeClock()
+    reg = Registrar(world[0], world[1], p, check_mode=check_mode, sleep=clock.sleep, clock=clock, warn=warnings.append)
+    return reg, specs_from_params(p), warnings
+
+
+@pytest.mark.parametrize("fleet", [False, True])
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_absent_with_a_typo_in_the_group_leaves_a_worker_of_another_group_alone(world, fleet, check_mode):
+    # Issue 8 section 6 (High): the extension of vm1, a worker of g2, was removed when the group named did not exist.
+    world[0].add_worker("g2", WID, vm_id("vm1"))
+    world[1].extensions[vm_id("vm1").lower()] = {"name": "HybridWorkerExtension", "properties": {}}
+    world[1].extensions[vm_id("vm2").lower()] = {"name": "HybridWorkerExtension", "properties": {}}
+    extra = {"workers": [{"vm_resource_id": vm_id("vm1")}, {"vm_resource_id": vm_id("vm2")}]} if fleet else {}
+    reg, specs, warnings = registrar(world, check_mode=check_mode, group="g-typo", state="absent", **extra)
+    if fleet:
+        results = reg.reconcile_all(specs, concurrency=4)
+    else:
+        results = [reg.reconcile(specs[0], reg.prepare(specs))]
+    assert all(not r["changed"] and r["actions"] == [] for r in results)
+    assert not writes(world) and len(world[1].extensions) == 2 and WID in world[0].workers["g2"]
+    assert len(warnings) == 1 and "'g-typo' of" in warnings[0] and "does not exist" in warnings[0]
+    assert "groups: 'g1', 'g2'" in warnings[0] and "nothing was removed" in warnings[0]
+
+
+def test_missing_group_for_present_names_the_groups_of_the_account(world):
+    reg, specs, warnings = registrar(world, group="g-typo")
+    with pytest.raises(StateError, match="'g-typo'.*does not exist.*groups: 'g1', 'g2'.*hrw_group"):
+        reg.prepare(specs)
+    assert not writes(world)
+
+
+def delete_group_now(world, name):
+    """Another run removing the group's last worker and then the emptied group, between our read and our write."""
+    def hook():
+        world[0].workers[name].clear()
+        world[0].delete_group(name)
+    return hook
+
+
+def test_group_deleted_between_read_and_register_is_recreated_once_with_its_credential(world):
+    world[0].add_group("g1", credential="runner")
+    world[0].before["create_worker"] = delete_group_now(world, "g1")
+    reg, specs, warnings = registrar(world, recreate_group=True)
+    result = reg.reconcile(specs[0], reg.prepare(specs))
+    assert result["actions"] == ["create_record", "install_extension"]
+    assert [w for w in world[0].writes if w[0] == "create_group"] == [("create_group", "g1", "runner")]
+    assert world[0].groups["g1"]["credential"] == "runner" and len(world[0].workers["g1"]) == 1
+    assert len(warnings) == 1 and "Re-created" in warnings[0] and "recreate_group" in warnings[0]
+
+
+def test_group_deleted_during_a_fleet_is_recreated_once(world):
+    world[0].before["create_worker"] = delete_group_now(world, "g1")
+    machines = [{"vm_resource_id": vm_id(n)} for n in ("vm1", "vm2", "vm3")]
+    reg, specs, warnings = registrar(world, recreate_group=True, workers=machines)
+    results = reg.reconcile_all(specs, concurrency=3)
+    assert [r.get("failed") for r in results] == [None] * 3
+    assert len([w for w in world[0].writes if w[0] == "create_group"]) == 1 and len(world[0].workers["g1"]) == 3
+
+
+def test_group_deleted_twice_by_two_removals_is_recreated_twice_then_a_third_loss_fails(world):
+    world[0].add_group("g1")
+    deletions = [delete_group_now(world, "g1") for _ in range(2)]
+
+    def delete_then_arm_next():  # removal A, then removal B right after our re-creation
+        deletions.pop(0)()
+        if deletions:
+            world[0].before["create_worker"] = delete_then_arm_next
+    world[0].before["create_worker"] = delete_then_arm_next
+    reg, specs, warnings = registrar(world, recreate_group=True)
+    result = reg.reconcile(specs[0], reg.prepare(specs))
+    assert result["changed"] and len([w for w in world[0].writes if w[0] == "create_group"]) == 2 and len(warnings) == 2
+    deletions.extend(delete_group_now(world, "g1") for _ in range(3))
+    world[0].workers["g1"].clear()
+    world[0].before["create_worker"] = delete_then_arm_next
+    with pytest.raises(NotFoundError):
+        reg.reconcile(specs[0], reg.prepare(specs))
+
+
+def test_group_deleted_before_the_task_is_recreated_with_the_option(world):
+    world[0].delete_group("g1")
+    reg, specs, warnings = registrar(world, recreate_group=True)
+    result = reg.reconcile(specs[0], reg.prepare(specs))
+    assert result["changed"] and ("create_group", "g1", None) in world[0].writes and len(world[0].workers["g1"]) == 1
+    assert "Re-created" in warnings[0]
+
+
+def test_group_deleted_during_the_task_fails_clearly_without_the_option(world):
+    world[0].before["create_worker"] = delete_group_now(world, "g1")
+    reg, specs, warnings = registrar(world)
+    index = reg.prepare(specs)
+    with pytest.raises(StateError, match="group was deleted while this task ran.*recreate_group=true"):
+        reg.reconcile(specs[0], index)
+    assert "g1" not in world[0].groups and not [w for w in world[0].writes if w[0] == "create_group"]
+
+
+def test_move_into_a_group_deleted_meanwhile_recreates_it(world):
+    world[0].add_worker("g2", WID, vm_id("vm1"))
+    world[0].before["move_worker"] = delete_group_now(world, "g1")
+    reg, specs, warnings = registrar(world, recreate_group=True, move=True)
+    result = reg.reconcile(specs[0], reg.prepare(specs))
+    assert "move_record" in result["actions"] and WID in world[0].workers["g1"] and not world[0].workers["g2"]
+
+
+def test_a_missing_record_is_not_mistaken_for_a_missing_group(world):
+    # The 404 of a move whose source record is gone must not re-create anything: the group is there.
+    world[0].add_worker("g2", WID, vm_id("vm1"))
+
+    def record_gone():
+        world[0].workers["g2"].clear()
+    world[0].before["move_worker"] = record_gone
+    reg, specs, warnings = registrar(world, recreate_group=True, move=True)
+    with pytest.raises(NotFoundError):
+        reg.reconcile(specs[0], reg.prepare(specs))
+    assert not [w for w in world[0].writes if w[0] == "create_group"] and not warnings
+
+
+@pytest.mark.parametrize("requested,count,used", [(3000000, 1, 1), (3000000, 1000, 64), (16, 3, 3), (1, 50, 1), (64, 64, 64)])
+def test_concurrency_is_capped_at_the_machines_and_the_maximum(requested, count, used):
+    assert effective_concurrency(requested, count) == used
+    threads = set()
+    lock = threading.Lock()
+
+    def work(position):
+        with lock:
+            threads.add(threading.current_thread().name)
+    run_bounded(work, count, requested)
+    assert len(threads) <= used
 
 
 def test_heartbeat_wait_succeeds_when_fresh(world):

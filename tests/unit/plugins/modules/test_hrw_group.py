@@ -41,6 +41,16 @@ def test_delete_with_workers_is_one_clear_failure(services, run_module):
     assert forced.result["changed"] and forced.result["actions"][-1] == "delete_group"
 
 
+def test_only_if_empty_keeps_a_used_group_and_excludes_force(services, run_module):
+    automation, machines = services
+    automation.add_group("g")
+    automation.add_worker("g", "w1", vm_id("vm1"))
+    kept = run_module(hrw_group.main, {"name": "g", "state": "absent", "only_if_empty": True})
+    assert not kept.failed and not kept.result["changed"] and kept.result["msg"].startswith("Kept hybrid worker group 'g'")
+    both = run_module(hrw_group.main, {"name": "g", "state": "absent", "only_if_empty": True, "force": True})
+    assert both.failed and "mutually exclusive" in both.result["msg"] and not automation.writes
+
+
 def test_empty_credential_name_is_refused(services, run_module):
     outcome = run_module(hrw_group.main, {"name": "g", "credential_name": " "})
     assert outcome.failed and "'credential_name'" in outcome.result["msg"]

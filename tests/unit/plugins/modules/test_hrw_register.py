@@ -8,6 +8,9 @@ import json
 
 import pytest
 
+from ansible.module_utils import basic
+
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _module, _register
 from ansible_collections.azure_automation.hybrid_worker.plugins.modules import hrw_register
 
 from hrw_fakes import vm_id
@@ -70,3 +73,22 @@ def test_proxy_password_never_in_the_result(world, run_module):
             "proxy_password": "Pr0xy-S3cret", "_ansible_diff": True}
     outcome = run_module(hrw_register.main, args)
     assert outcome.result["changed"] and "Pr0xy-S3cret" not in json.dumps(outcome.result)
+
+
+@pytest.mark.parametrize("machines,used", [(1, 1), (100, 64)])
+def test_a_huge_concurrency_is_capped_before_the_arm_client_is_built(world, run_module, monkeypatch, machines, used):
+    # concurrency 3000000 sized the connection pool (concurrency + 4): 42 s for one machine.
+    automation, fakes = world
+    for n in range(machines):
+        fakes.add(vm_id("m%d" % n))
+    seen, warned = [], []
+    monkeypatch.setattr(_module.HrwModule, "automation", lambda self: seen.append(self.params["concurrency"]) or automation)
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, message: warned.append(message))
+    # the in-memory fakes are not thread-safe: run the machines one after another (the threads are tested in test_register)
+    monkeypatch.setattr(_register, "run_bounded", lambda work, count, concurrency: [work(i) for i in range(count)])
+    args = {"group": "g", "install_extension": False, "concurrency": 3000000,
+            "workers": [{"vm_resource_id": vm_id("m%d" % n)} for n in range(machines)]}
+    outcome = run_module(hrw_register.main, args)
+    assert not outcome.failed and outcome.result["summary"]["changed"] == machines
+    assert seen == [used]
+    assert warned == ["concurrency 3000000 is more than the maximum of 64; using 64"]
