@@ -310,6 +310,8 @@ def run(hrw):
 
 
 def fleet_result(params, results):
+    results = [r if r is not None else {"vm_resource_id": None, "changed": False, "failed": True, "actions": [],
+                                        "msg": "no result was recorded for this machine"} for r in results]
     failed = [r for r in results if r.get("failed")]
     changed = [r for r in results if r.get("changed")]
     before = dict((r["vm_resource_id"], r["diff"]["before"]) for r in changed if "diff" in r)
