@@ -172,6 +172,14 @@ class Run(object):
         return found
 
 
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "(gone)"
+
+
 def own_processes(marker):
     """Pids whose command line names ``marker`` (this scenario's temporary folder): modules left by a killed controller."""
     pids = []
@@ -243,12 +251,12 @@ class Scenario(object):
 
 def scenario_restart(root):
     s = Scenario("restart", root)
-    machines = s.emu.vms("rs", 30)
+    machines = s.emu.vms("rs", 16)
     run = Run(s, "first", s.register("rel-restart", machines, ensure_group=True))
     # Kill once the run is writing: some records exist, most do not yet.
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and run.proc.poll() is None:
-        if len([r for r in s.emu.resources() if "/hybridrunbookworkers/" in str(r.get("id", "")).lower()]) >= 6:
+        if len([r for r in s.emu.resources() if "/hybridrunbookworkers/" in str(r.get("id", "")).lower()]) >= 4:
             break
         time.sleep(0.2)
     s.emu.kill()
@@ -263,7 +271,7 @@ def scenario_restart(root):
 
 def scenario_faults(root):
     s = Scenario("faults", root, "--fault-seed", "8")
-    machines = s.emu.vms("fl", 24)
+    machines = s.emu.vms("fl", 16)
     s.emu.admin("POST", "settings", {"cutOffRate": 0.2, "loseAnswerRate": 0.2})
     run = Run(s, "first", s.register("rel-faults", machines, ensure_group=True))
     run.wait()
@@ -276,10 +284,10 @@ def scenario_faults(root):
 
 
 def scenario_slices(root):
-    s = Scenario("slices", root, "--latency-ms", "15")
+    s = Scenario("slices", root, "--latency-ms", "5")
     group = "rel-slices"
-    leaving_a, leaving_b = s.emu.vms("la", 5), s.emu.vms("lb", 5)
-    coming_a, coming_b = s.emu.vms("ca", 5), s.emu.vms("cb", 5)
+    leaving_a, leaving_b = s.emu.vms("la", 3), s.emu.vms("lb", 3)
+    coming_a, coming_b = s.emu.vms("ca", 3), s.emu.vms("cb", 3)
     setup = Run(s, "setup", s.register(group, leaving_a + leaving_b, ensure_group=True))
     if setup.wait() != 0:
         s.errors += ["set-up: " + e for e in setup.errors()]
@@ -291,9 +299,15 @@ def scenario_slices(root):
                 ("hrw_group", {"name": group, "state": "absent"},
                  "step1.groups | default([]) | map(attribute='workers') | flatten | length == 0")]
 
-    runs = [Run(s, "deploy-a", s.register(group, coming_a, ensure_group=True)),
-            Run(s, "deploy-b", s.register(group, coming_b, ensure_group=True)),
-            Run(s, "remove-a", remover(leaving_a)), Run(s, "remove-b", remover(leaving_b))]
+    # The removers start first; the deployers start as soon as the removers have taken their workers out, which is
+    # when a sliced job's slices overlap worst: the group looks empty to the removers while the deployers ensure it.
+    removers = [Run(s, "remove-a", remover(leaving_a)), Run(s, "remove-b", remover(leaving_b))]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not all((r.dir / "step0.json").exists() or r.proc.poll() is not None
+                                                  for r in removers):
+        time.sleep(0.1)
+    runs = removers + [Run(s, "deploy-a", s.register(group, coming_a, ensure_group=True)),
+                       Run(s, "deploy-b", s.register(group, coming_b, ensure_group=True))]
     for run in runs:
         run.wait()
         s.errors += ["%s: %s" % (run.dir.name, e) for e in run.errors()]
@@ -302,8 +316,7 @@ def scenario_slices(root):
 
 def scenario_sigkill(root):
     s = Scenario("sigkill", root)
-    machines = s.emu.vms("sk", 30)
-    s.emu.admin("POST", "settings", {"lroSeconds": 2})
+    machines = s.emu.vms("sk", 12)
     tasks = s.register("rel-sigkill", machines, concurrency=4, ensure_group=True)
     first = Run(s, "killed", tasks)
     deadline = time.monotonic() + 90
@@ -313,7 +326,7 @@ def scenario_sigkill(root):
         time.sleep(0.2)
     os.killpg(first.proc.pid, signal.SIGKILL)  # the controller and everything in its process group
     first.proc.wait()
-    marker = str(s.workdir)
+    marker = str(s.workdir / "ansible-remote")  # where the modules of this scenario's runs are copied and run from
     orphans_at_kill = own_processes(marker)
     second = Run(s, "rerun", tasks)
     second.wait()
@@ -325,7 +338,8 @@ def scenario_sigkill(root):
                    % (len(orphans_at_kill), time.monotonic() - waited))
     leftover = own_processes(marker)
     if leftover:
-        s.errors.append("processes of the killed run still running: %s" % leftover)
+        s.errors.append("processes of the killed run still running: %s" % "; ".join(
+            "%d %s" % (pid, _cmdline(pid)[:200]) for pid in leftover))
     return s, s.check("rel-sigkill", machines)
 
 
