@@ -177,7 +177,7 @@ class SdkTransport(object):
             raise AuthError("Failed to authenticate: %s" % _first_line(exc))
         except ServiceRequestError as exc:
             text = str(exc)
-            if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text:
+            if _tls_refused(text):
                 raise TransportError("TLS verification failed (trust the endpoint's CA through REQUESTS_CA_BUNDLE): %s"
                                      % _first_line(exc), transient=False, code="CertificateVerifyFailed")
             raise TransportError(_first_line(exc))
@@ -198,6 +198,13 @@ def _first_line(exc):
     return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:400]
 
 
+def _tls_refused(text):
+    """The endpoint's certificate was refused (a retry cannot help), as opposed to a TLS session cut by a restart."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in ("certificate_verify_failed", "certificate verify failed",
+                                                "sslcertverificationerror", "hostname mismatch", "doesn't match"))
+
+
 def _lost_message(exc):
     return "the answer was cut off or lost (%s: %s)" % (exc.__class__.__name__, _first_line(exc))
 
@@ -212,8 +219,10 @@ class ArmClient(object):
         self.retry = retry or RetryPolicy()
         # ARM unreachable (connection refused or reset, answer lost) is transient until this many seconds have passed
         # since the request first failed so: a run outlives an outage shorter than its wait_timeout.
+        # Only once ARM has answered in this run: an endpoint that never answers (a wrong URL) fails after max_retries.
         self.outage_timeout = float(outage_timeout)
         self.outage_delay_cap = float(outage_delay_cap)
+        self.reached = False
         self._warn = warn or (lambda message: None)
         self.sleep = sleep
         self.clock = clock
@@ -276,6 +285,7 @@ class ArmClient(object):
                     raise ArmError(action, resource, code=code, message=message + "; it may have been applied")
             else:
                 status = response.status
+                self.reached = True
                 if status in ok:
                     return response
                 if status == 404 and missing_ok:
@@ -288,7 +298,7 @@ class ArmClient(object):
             # 429s are budgeted separately (and more generously): under sustained throttling every caller queues.
             limit = self.retry.max_retries * (3 if status == 429 else 1)
             delay = self.retry.delay(min(attempt, 30), retry_after)
-            if status is None:
+            if status is None and self.reached:
                 # ARM unreachable: a time budget instead of an attempt count, and short pauses so that the run resumes
                 # soon after ARM does.
                 now = self.clock()

@@ -14,7 +14,8 @@ first) and then reads the truth from the emulator's admin API. It prints per sce
 
 All four must be 0 after the first run (once ARM is back). Scenarios:
 
-* restart: the emulator is killed (SIGKILL) mid fleet-run and restarted on the same port with the same --state;
+* restart: the emulator is killed (SIGKILL) mid fleet-run and restarted on the same port with the same --state, and
+  forgets the operations that were running (their status URLs answer 404, as ARM's may);
 * faults: 20% of ARM answers cut off half-way and 20% of write answers lost (the write applied, the connection dropped);
 * slices: four concurrent slices of one sliced job, two deploying into a group while two remove their workers and then
   the emptied group (the remove_hrw.yml sequence: hrw_register absent, hrw_group_info, hrw_group absent when empty);
@@ -264,6 +265,8 @@ def scenario_restart(root):
     time.sleep(3)
     s.emu.start()  # same port, same --state
     s.notes.append("emulator down %.1fs" % (time.monotonic() - down))
+    # Like ARM after a failover, the restarted emulator no longer knows the operations that were running.
+    s.notes.append("%d operations forgotten" % len(s.emu.admin("POST", "forget-operations")["forgotten"]))
     run.wait()
     s.errors += run.errors()
     return s, s.check("rel-restart", machines)

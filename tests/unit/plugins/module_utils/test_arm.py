@@ -260,16 +260,24 @@ class TestLostAnswers:
 
 class TestOutage:
     def test_connection_refused_is_transient_until_arm_returns(self):
-        # 12 refusals: more than max_retries (4), but ARM is back well inside the outage budget.
+        # ARM answered, then 12 refusals (it restarts): more than max_retries (4), but back inside the outage budget.
         refused = [TransportError("Connection refused")] * 12
-        arm, clock, warnings = client(refused + [resp(200, {"ok": 1})], max_retries=4)
+        arm, clock, warnings = client([resp(200, {})] + refused + [resp(200, {"ok": 1})], max_retries=4)
+        arm.get("automation", "/account", "read", "account")
         assert arm.get("automation", "/x", "read", "x") == {"ok": 1}
-        assert len(arm.transport.calls) == 13
+        assert len(arm.transport.calls) == 14
         assert max(clock.sleeps) <= arm.outage_delay_cap
         assert "unreachable for" in warnings[-1] and "of at most 600s" in warnings[-1]
 
+    def test_an_endpoint_that_never_answered_keeps_the_attempt_budget(self):
+        arm, clock, warnings = client([TransportError("Connection refused")] * 10, max_retries=2)
+        with pytest.raises(ArmError) as info:
+            arm.get("automation", "/x", "read", "x")
+        assert len(arm.transport.calls) == 3 and info.value.code == "ConnectionError"
+
     def test_outage_longer_than_the_budget_fails_naming_the_limit(self):
-        arm, clock, warnings = client([TransportError("Connection refused")] * 100, max_retries=2)
+        arm, clock, warnings = client([resp(200, {})] + [TransportError("Connection refused")] * 100, max_retries=2)
+        arm.get("automation", "/account", "read", "account")
         arm.outage_timeout = 30
         with pytest.raises(ArmError) as info:
             arm.request("automation", "PUT", "/x", "create", "group 'x'", body={})
@@ -384,6 +392,21 @@ class TestSdkTransportErrors:
             transport.send("automation", "GET", "/x")
         assert info.value.sent and info.value.transient and info.value.code == "ResponseLost"
         assert type(exc).__name__ in str(info.value)
+
+    @pytest.mark.parametrize("text,transient", [
+        ("HTTPSConnectionPool: Max retries exceeded (Caused by SSLError(SSLEOFError(8, '[SSL: UNEXPECTED_EOF_WHILE_READING] "
+         "EOF occurred in violation of protocol')))", True),
+        ("(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+         "unable to get local issuer certificate')))", False),
+        ("(Caused by SSLError(SSLCertVerificationError(\"hostname '127.0.0.2' doesn't match '127.0.0.1'\")))", False),
+    ])
+    def test_tls_cut_by_a_restart_is_transient_a_refused_certificate_is_not(self, monkeypatch, text, transient):
+        from azure.core.exceptions import ServiceRequestError
+        transport = self._transport(monkeypatch, ServiceRequestError(text))
+        with pytest.raises(TransportError) as info:
+            transport.send("automation", "GET", "/x")
+        assert info.value.transient is transient
+        assert (info.value.code == "CertificateVerifyFailed") is (not transient)
 
     def test_refused_connection_was_not_sent(self, monkeypatch):
         from azure.core.exceptions import ServiceRequestError
