@@ -41,6 +41,7 @@ SDK_CLIENTS = {
     "hybridcompute": ("azure.mgmt.hybridcompute", "HybridComputeManagementClient", "azure-mgmt-hybridcompute"),
 }
 
+LOCAL_ERRORS = (OSError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)  # exact types, not subclasses
 TRANSIENT_CODES = ("RetryableErrorDueToAnotherOperation", "ServerBusy", "OperationPreempted")
 TERMINAL_OK = ("succeeded",)
 TERMINAL_BAD = ("failed", "canceled", "cancelled")
@@ -182,6 +183,9 @@ class SdkTransport(object):
                                      % _first_line(exc), transient=False, code="CertificateVerifyFailed")
             raise TransportError(_first_line(exc))
         except (AzureError, OSError, http_client.HTTPException) as exc:
+            if type(exc) in LOCAL_ERRORS:
+                # Raised on this side before anything was sent (requests: a CA bundle path that does not exist).
+                raise TransportError("Could not send the request: %s" % _first_line(exc), transient=False, code="LocalError")
             # ServiceResponseError, IncompleteReadError (a DecodeError), a reset or a cut-off body (requests'
             # ChunkedEncodingError is an OSError): the request was sent and its answer is lost.
             raise TransportError(_lost_message(exc), code="ResponseLost", sent=True)

@@ -408,6 +408,13 @@ class TestSdkTransportErrors:
         assert info.value.transient is transient
         assert (info.value.code == "CertificateVerifyFailed") is (not transient)
 
+    def test_local_os_error_is_not_a_lost_answer(self, monkeypatch):
+        transport = self._transport(monkeypatch, OSError("Could not find a suitable TLS CA certificate bundle, invalid path: /nope.pem"))
+        with pytest.raises(TransportError) as info:
+            transport.send("automation", "GET", "/x")
+        assert not info.value.transient and not info.value.sent and info.value.code == "LocalError"
+        assert "/nope.pem" in str(info.value)
+
     def test_refused_connection_was_not_sent(self, monkeypatch):
         from azure.core.exceptions import ServiceRequestError
         transport = self._transport(monkeypatch, ServiceRequestError("Failed to establish a new connection: Connection refused"))
