@@ -1,6 +1,7 @@
 """Reliability scenarios: the collection against real emulators that are killed, cut off and raced.
 
-Usage: python tests/reliability/run.py [--keep] [SCENARIO ...]   (default: all; names: restart, faults, slices, sigkill)
+Usage: python tests/reliability/run.py [--keep] [--jobs N] [SCENARIO ...]
+       (default: all, two at a time; names: restart, faults, slices, sigkill)
 
 Every scenario starts its own ``hrw-emulator`` (state in a temporary folder), runs ``hrw_register`` in its fleet form
 through ``ansible-playbook`` (the collection from ANSIBLE_COLLECTIONS_PATH, .build by default; run scripts/sync-build.sh
@@ -26,6 +27,7 @@ Closing line: "reliability: N passed, N failed". Exit status 1 when a scenario f
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -35,6 +37,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -352,6 +355,8 @@ SCENARIOS = {"restart": scenario_restart, "faults": scenario_faults, "slices": s
 def main(argv):
     parser = argparse.ArgumentParser(description="Run the reliability scenarios against local emulators.")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, state, results)")
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("HRW_RELIABILITY_JOBS", "2")),
+                        help="scenarios run at the same time, each with its own emulator (default 2)")
     parser.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="any of: %s (default: all)" % ", ".join(SCENARIOS))
     args = parser.parse_args(argv)
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
@@ -359,28 +364,36 @@ def main(argv):
         parser.error("unknown scenario(s): %s (known: %s)" % (", ".join(unknown), ", ".join(SCENARIOS)))
     names = args.scenarios or list(SCENARIOS)
     root = pathlib.Path(tempfile.mkdtemp(prefix="hrw-reliability-"))
-    passed = failed = 0
     started = time.monotonic()
+    lock = threading.Lock()
+    verdicts = []
+
+    def one(name):
+        t0 = time.monotonic()
+        scenario = None
+        try:
+            scenario, (duplicates, orphans, missing, errors) = SCENARIOS[name](root)
+        except Exception as exc:  # a scenario that cannot run counts as failed, the others still run
+            duplicates = orphans = 0
+            missing, errors = [], ["the scenario could not run: %s: %s" % (type(exc).__name__, exc)]
+        finally:
+            if scenario is not None:
+                scenario.emu.stop()
+        ok = not (duplicates or orphans or missing or errors)
+        lines = ["%-8s %s in %5.1fs  duplicates=%d orphans=%d missing=%d errors=%d%s" % (
+            name, "PASS" if ok else "FAIL", time.monotonic() - t0, duplicates, orphans, len(missing), len(errors),
+            ("  (%s)" % "; ".join(scenario.notes)) if scenario is not None and scenario.notes else "")]
+        lines += ["    | %s" % line[:600] for line in (["missing: %s" % m for m in missing[:5]] + errors[:8])]
+        with lock:
+            verdicts.append(ok)
+            print("\n".join(lines), flush=True)
+
     try:
-        for name in names:
-            t0 = time.monotonic()
-            scenario = None
-            try:
-                scenario, (duplicates, orphans, missing, errors) = SCENARIOS[name](root)
-            except Exception as exc:  # a scenario that cannot run counts as failed, the others still run
-                duplicates = orphans = 0
-                missing, errors = [], ["the scenario could not run: %s: %s" % (type(exc).__name__, exc)]
-            finally:
-                if scenario is not None:
-                    scenario.emu.stop()
-            ok = not (duplicates or orphans or missing or errors)
-            passed, failed = passed + ok, failed + (not ok)
-            print("%-8s %s in %5.1fs  duplicates=%d orphans=%d missing=%d errors=%d%s" % (
-                name, "PASS" if ok else "FAIL", time.monotonic() - t0, duplicates, orphans, len(missing), len(errors),
-                ("  (%s)" % "; ".join(scenario.notes)) if scenario is not None and scenario.notes else ""), flush=True)
-            for line in (["missing: %s" % m for m in missing[:5]] + errors[:8]):
-                print("    | %s" % line[:600], flush=True)
-        print("reliability: %d passed, %d failed in %.0fs" % (passed, failed, time.monotonic() - started))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            list(pool.map(one, names))
+        passed, failed = verdicts.count(True), verdicts.count(False)
+        print("reliability: %d passed, %d failed in %.0fs (%d at a time)" % (passed, failed, time.monotonic() - started,
+                                                                            max(1, args.jobs)))
         return 1 if failed else 0
     finally:
         if args.keep:
