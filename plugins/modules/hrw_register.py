@@ -131,6 +131,9 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for each long-running operation (extension install or removal, identity change).
+      - Also how long ARM may stay unreachable (connection refused or reset, answers lost) once it has answered in this
+        run; each request is retried until then, so a run outlives an ARM restart that is shorter. A re-run converges after
+        any interruption, also after the controller was killed.
     type: int
     default: 600
   wait_for_heartbeat:
