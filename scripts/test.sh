@@ -12,7 +12,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 
-ALL_GATES=(shellcheck ps1-parse ps1-semantic ps1-spec-parity units units-2.16 emulator integration lab molecule ansible-lint
+ALL_GATES=(shellcheck ps1-parse ps1-semantic ps1-spec-parity units units-2.16 emulator integration reliability lab molecule ansible-lint
            sanity sanity-2.16 docs changelog build-importer execution-environment gate-selftest)
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${ALL_GATES[@]}"; exit 0; fi
@@ -77,6 +77,9 @@ gate_emulator() {
 }
 
 gate_integration() { python tests/integration/run.py; }
+
+# Emulator killed mid-run, cut-off and lost answers, concurrent slices, a SIGKILLed controller (tests/reliability/run.py).
+gate_reliability() { scripts/sync-build.sh && python tests/reliability/run.py; }
 
 gate_lab() {
   [ -d tests/lab/tests ] || { echo "no lab tests yet"; return 1; }

@@ -19,10 +19,15 @@ import random
 import threading
 import time
 
+try:
+    import http.client as http_client
+except ImportError:  # pragma: no cover
+    import httplib as http_client
+
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
-    ArmError, AuthError, MissingLibraryError, OperationFailed, OperationTimeout, exception_for_status)
+    ArmError, AuthError, MissingLibraryError, NotFoundError, OperationFailed, OperationTimeout, exception_for_status)
 
 API_VERSIONS = {
     "automation": "2024-10-23",
@@ -36,6 +41,7 @@ SDK_CLIENTS = {
     "hybridcompute": ("azure.mgmt.hybridcompute", "HybridComputeManagementClient", "azure-mgmt-hybridcompute"),
 }
 
+LOCAL_ERRORS = (OSError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)  # exact types, not subclasses
 TRANSIENT_CODES = ("RetryableErrorDueToAnotherOperation", "ServerBusy", "OperationPreempted")
 TERMINAL_OK = ("succeeded",)
 TERMINAL_BAD = ("failed", "canceled", "cancelled")
@@ -53,12 +59,17 @@ class Response(object):
 
 
 class TransportError(Exception):
-    """The request did not get an HTTP answer (connection refused, reset, timeout). ``transient`` says if a retry may help."""
+    """The request did not get a (whole) HTTP answer. ``transient`` says if a retry may help.
 
-    def __init__(self, message, transient=True, code="ConnectionError"):
+    ``sent`` says the request may have reached ARM and been applied: the answer was cut off or lost (reset, IncompleteRead,
+    timeout while reading). When it is False the connection was never made (refused, DNS), so nothing happened.
+    """
+
+    def __init__(self, message, transient=True, code="ConnectionError", sent=False):
         super(TransportError, self).__init__(message)
         self.transient = transient
         self.code = code
+        self.sent = sent
 
 
 class RetryPolicy(object):
@@ -153,7 +164,7 @@ class SdkTransport(object):
         return RequestsTransport(session=session, session_owner=True, connection_verify=self.config.verify)
 
     def send(self, provider, method, url, params=None, body=None):
-        from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
+        from azure.core.exceptions import AzureError, ClientAuthenticationError, ServiceRequestError
         from azure.core.rest import HttpRequest
         client = self._client(provider)
         kwargs = {"params": params or {}}
@@ -162,15 +173,22 @@ class SdkTransport(object):
         request = HttpRequest(method, url, **kwargs)
         try:
             response = client.send_request(request)
+            text = response.text() if callable(getattr(response, "text", None)) else ""
         except ClientAuthenticationError as exc:
             raise AuthError("Failed to authenticate: %s" % _first_line(exc))
-        except (ServiceRequestError, ServiceResponseError) as exc:
+        except ServiceRequestError as exc:
             text = str(exc)
-            if "CERTIFICATE_VERIFY_FAILED" in text or "SSLError" in text:
+            if _tls_refused(text):
                 raise TransportError("TLS verification failed (trust the endpoint's CA through REQUESTS_CA_BUNDLE): %s"
                                      % _first_line(exc), transient=False, code="CertificateVerifyFailed")
             raise TransportError(_first_line(exc))
-        text = response.text() if callable(getattr(response, "text", None)) else ""
+        except (AzureError, OSError, http_client.HTTPException) as exc:
+            if type(exc) in LOCAL_ERRORS:
+                # Raised on this side before anything was sent (requests: a CA bundle path that does not exist).
+                raise TransportError("Could not send the request: %s" % _first_line(exc), transient=False, code="LocalError")
+            # ServiceResponseError, IncompleteReadError (a DecodeError), a reset or a cut-off body (requests'
+            # ChunkedEncodingError is an OSError): the request was sent and its answer is lost.
+            raise TransportError(_lost_message(exc), code="ResponseLost", sent=True)
         body = None
         if text:
             try:
@@ -184,14 +202,31 @@ def _first_line(exc):
     return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:400]
 
 
+def _tls_refused(text):
+    """The endpoint's certificate was refused (a retry cannot help), as opposed to a TLS session cut by a restart."""
+    lowered = text.lower()
+    return any(marker in lowered for marker in ("certificate_verify_failed", "certificate verify failed",
+                                                "sslcertverificationerror", "hostname mismatch", "doesn't match"))
+
+
+def _lost_message(exc):
+    return "the answer was cut off or lost (%s: %s)" % (exc.__class__.__name__, _first_line(exc))
+
+
 class ArmClient(object):
     """All ARM traffic of a module run. Thread-safe: the fleet form shares one instance between worker threads."""
 
     def __init__(self, transport, subscription_id, warn=None, retry=None, sleep=time.sleep, clock=time.monotonic,
-                 poll_interval=2.0):
+                 poll_interval=2.0, outage_timeout=600.0, outage_delay_cap=5.0):
         self.transport = transport
         self.subscription_id = subscription_id
         self.retry = retry or RetryPolicy()
+        # ARM unreachable (connection refused or reset, answer lost) is transient until this many seconds have passed
+        # since the request first failed so: a run outlives an outage shorter than its wait_timeout.
+        # Only once ARM has answered in this run: an endpoint that never answers (a wrong URL) fails after max_retries.
+        self.outage_timeout = float(outage_timeout)
+        self.outage_delay_cap = float(outage_delay_cap)
+        self.reached = False
         self._warn = warn or (lambda message: None)
         self.sleep = sleep
         self.clock = clock
@@ -228,12 +263,17 @@ class ArmClient(object):
 
         ``retry=False`` is for non-idempotent POSTs (move): the caller re-reads state before repeating.
         ``missing_ok=True`` returns None on 404 (reads) / treats 404 as done (deletes).
+
+        A connection error or a lost answer is retried (reads; PUT, PATCH and DELETE are idempotent in ARM, so sending
+        them again converges: a PUT whose first copy was applied answers 200, a DELETE 204) for as long as the outage
+        lasts, up to ``outage_timeout``. A POST whose answer was lost is never re-sent here: the caller re-reads first.
         """
         query = dict(params or {})
         if "://" not in path:
             query.setdefault("api-version", api_version or API_VERSIONS[provider])
         is_write = method != "GET"
         attempt = 0
+        outage_since = None
         while True:
             if is_write:
                 self._wait_gate()
@@ -245,8 +285,11 @@ class ArmClient(object):
                 if not exc.transient:
                     raise ArmError(action, resource, code=exc.code, message=str(exc))
                 code, message = exc.code, str(exc)
+                if exc.sent and method == "POST":
+                    raise ArmError(action, resource, code=code, message=message + "; it may have been applied")
             else:
                 status = response.status
+                self.reached = True
                 if status in ok:
                     return response
                 if status == 404 and missing_ok:
@@ -258,9 +301,23 @@ class ArmClient(object):
                                                        response.header("x-ms-request-id"))
             # 429s are budgeted separately (and more generously): under sustained throttling every caller queues.
             limit = self.retry.max_retries * (3 if status == 429 else 1)
-            if not retry or attempt >= limit:
+            delay = self.retry.delay(min(attempt, 30), retry_after)
+            if status is None and self.reached:
+                # ARM unreachable: a time budget instead of an attempt count, and short pauses so that the run resumes
+                # soon after ARM does.
+                now = self.clock()
+                outage_since = now if outage_since is None else outage_since
+                left = outage_since + self.outage_timeout - now
+                if not retry or left <= 0:
+                    raise ArmError(action, resource, code=code, message=message if not retry else
+                                   "%s (unreachable for %.0fs, the limit; check the endpoint or raise wait_timeout)"
+                                   % (message, now - outage_since))
+                delay = min(delay, self.outage_delay_cap, left)
+                budget = "unreachable for %.0fs of at most %.0fs" % (now - outage_since, self.outage_timeout)
+            elif not retry or attempt >= limit:
                 raise exception_for_status(status)(action, resource, status, code, message)
-            delay = self.retry.delay(attempt, retry_after)
+            else:
+                budget = "of %d" % limit
             if status == 429:
                 self._count("throttled")
                 if is_write:
@@ -268,8 +325,8 @@ class ArmClient(object):
                     self._close_gate(retry_after if retry_after is not None else delay)
             self._count("retries")
             attempt += 1
-            self.warn("Retrying %s %s (attempt %d of %d) in %.1fs after %s%s" % (
-                action, resource, attempt, limit, delay,
+            self.warn("Retrying %s %s (attempt %d %s) in %.1fs after %s%s" % (
+                action, resource, attempt, budget, delay,
                 "HTTP %s %s" % (status, code or "") if status else "a connection error: %s" % message,
                 " (Retry-After %ss)" % retry_after if retry_after is not None else ""))
             self.sleep(delay)
@@ -300,7 +357,11 @@ class ArmClient(object):
         return self.wait(provider, response, path, action, resource, deadline, reread=method in ("PUT", "PATCH"))
 
     def wait(self, provider, response, path, action, resource, deadline, reread=False):
-        """Poll Azure-AsyncOperation (else Location, else the resource's provisioningState) until terminal or deadline."""
+        """Poll Azure-AsyncOperation (else Location, else the resource's provisioningState) until terminal or deadline.
+
+        ARM does not keep operation records for ever (nor across every failover): when the operation URL answers 404,
+        the resource itself is polled instead and its provisioningState decides.
+        """
         async_url = response.header("azure-asyncoperation")
         location = response.header("location")
         initial = response.body if isinstance(response.body, dict) else {}
@@ -318,9 +379,22 @@ class ArmClient(object):
                 raise OperationTimeout("Timed out waiting to %s %s (last status %s); raise wait_timeout or check the resource"
                                        % (action, resource, last), status=last)
             self.sleep(min(remaining, delay if delay is not None else self.poll_interval))
+            poll = None
+            if async_url or location:
+                url = async_url or location
+                try:
+                    poll = self.request(provider, "GET", url, action + " (polling)", resource,
+                                        ok=(200, 201, 202) if async_url else (200, 201, 202, 204), missing_ok=bool(location and not async_url))
+                except NotFoundError:
+                    poll = None
+                if poll is None and async_url:
+                    self.warn("The operation to %s %s is no longer known to ARM (404 on Azure-AsyncOperation); "
+                              "following the resource's provisioningState instead" % (action, resource))
+                    async_url = location = None
+                    delay = None
+                    continue
             if async_url:
-                poll = self.request(provider, "GET", async_url, action + " (polling)", resource, ok=(200, 201, 202))
-                body = poll.body or {}
+                body = poll.body if isinstance(poll.body, dict) else {}
                 last = str(body.get("status") or "InProgress")
                 if last.lower() in TERMINAL_OK:
                     if reread:
@@ -331,21 +405,28 @@ class ArmClient(object):
                     raise OperationFailed("Failed to %s %s: operation ended %s: %s%s" % (
                         action, resource, last, code or "", (" " + message) if message else ""), status=last, error_code=code)
             elif location:
-                poll = self.request(provider, "GET", location, action + " (polling)", resource, ok=(200, 201, 202, 204),
-                                    missing_ok=True)
+                if poll is None and reread:
+                    # A Location that is gone (404) tells nothing about a PUT: decide by the resource.
+                    self.warn("The operation to %s %s is no longer known to ARM (404 on Location); following the "
+                              "resource's provisioningState instead" % (action, resource))
+                    location = None
+                    delay = None
+                    continue
                 if poll is None or poll.status in (200, 201, 204):
                     if reread:
                         return self.get(provider, path, action, resource, missing_ok=True) or initial
-                    return (poll.body if poll is not None else None) or initial
+                    return (poll.body if poll is not None and isinstance(poll.body, dict) else None) or initial
                 last = "InProgress"
             else:
                 current = self.get(provider, path, action + " (polling)", resource, missing_ok=True)
                 if current is None:
+                    if reread:
+                        raise OperationFailed("Failed to %s %s: its operation is no longer known to ARM and the resource does "
+                                              "not exist; run the task again" % (action, resource), status="NotFound")
                     return initial
                 last = str((current.get("properties") or {}).get("provisioningState") or "Succeeded")
                 if last.lower() in TERMINAL_OK:
                     return current
                 if last.lower() in TERMINAL_BAD:
                     raise OperationFailed("Failed to %s %s: operation ended %s" % (action, resource, last), status=last)
-                poll = None
             delay = parse_retry_after(poll.headers) if poll is not None else None

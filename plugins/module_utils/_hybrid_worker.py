@@ -17,9 +17,14 @@ except ImportError:  # pragma: no cover
     from urllib import quote
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
-    ArmError, ConflictError, NotFoundError, StateError)
+    ArmError, ConflictError, NotFoundError, OperationTimeout, StateError)
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import differences
 
 EXTENSION_NAME = "HybridWorkerExtension"
+SETTLING_STATES = ("creating", "updating", "deleting")
+# ARM's answer to a write on an extension that has an operation running: often our own earlier PUT whose answer was lost.
+BUSY_CODE = "OperationNotAllowed"
+BUSY_ATTEMPTS = 5
 
 
 def _seg(value):
@@ -211,10 +216,57 @@ class MachineService(object):
         return self.arm.get(self.provider(machine_id), self._extension_path(machine_id, name), "read",
                             "extension '%s' of %s" % (name, self.label(machine_id)))
 
+    def _busy(self, exc, what):
+        if exc.code != BUSY_CODE:
+            raise exc
+        self.arm.warn("%s: another operation is in progress on it (possibly this run's own request whose answer was lost); "
+                      "waiting for it to finish, then comparing again" % what)
+
+    def wait_extension_settled(self, machine_id, deadline, name=EXTENSION_NAME):
+        """Poll the extension until it leaves Creating/Updating/Deleting; returns it, None when it is gone."""
+        label = "extension '%s' of %s" % (name, self.label(machine_id))
+        while True:
+            current = self.get_extension(machine_id, name)
+            state = str(((current or {}).get("properties") or {}).get("provisioningState") or "Succeeded")
+            if current is None or state.lower() not in SETTLING_STATES:
+                return current
+            remaining = deadline - self.arm.clock()
+            if remaining <= 0:
+                raise OperationTimeout("Timed out waiting for the operation in progress on %s (still %s); raise wait_timeout "
+                                       "or check the extension" % (label, state), status=state)
+            self.arm.sleep(min(self.arm.poll_interval, remaining))
+
     def put_extension(self, machine_id, body, name=EXTENSION_NAME, timeout=None):
-        return self.arm.lro(self.provider(machine_id), "PUT", self._extension_path(machine_id, name), "install",
-                            "extension '%s' on %s" % (name, self.label(machine_id)), body=body, timeout=timeout or self.timeout)
+        """PUT the extension and wait for it. A 409 OperationNotAllowed waits for the running operation, then the
+        extension is compared with ``body`` again and written only if it still differs."""
+        what = "install extension '%s' on %s" % (name, self.label(machine_id))
+        deadline = self.arm.clock() + (timeout or self.timeout)
+        for attempt in range(BUSY_ATTEMPTS):
+            try:
+                return self.arm.lro(self.provider(machine_id), "PUT", self._extension_path(machine_id, name), "install",
+                                    "extension '%s' on %s" % (name, self.label(machine_id)), body=body,
+                                    timeout=max(1.0, deadline - self.arm.clock()))
+            except ConflictError as exc:
+                if attempt == BUSY_ATTEMPTS - 1:
+                    raise
+                self._busy(exc, "Cannot yet " + what)
+            current = self.wait_extension_settled(machine_id, deadline, name)
+            if current is not None and not differences(current, body):
+                return current
 
     def delete_extension(self, machine_id, name=EXTENSION_NAME, timeout=None):
-        self.arm.lro(self.provider(machine_id), "DELETE", self._extension_path(machine_id, name), "remove",
-                     "extension '%s' from %s" % (name, self.label(machine_id)), timeout=timeout or self.timeout, missing_ok=True)
+        """DELETE the extension and wait; a 409 OperationNotAllowed waits for the running operation first."""
+        what = "remove extension '%s' from %s" % (name, self.label(machine_id))
+        deadline = self.arm.clock() + (timeout or self.timeout)
+        for attempt in range(BUSY_ATTEMPTS):
+            try:
+                self.arm.lro(self.provider(machine_id), "DELETE", self._extension_path(machine_id, name), "remove",
+                             "extension '%s' from %s" % (name, self.label(machine_id)),
+                             timeout=max(1.0, deadline - self.arm.clock()), missing_ok=True)
+                return
+            except ConflictError as exc:
+                if attempt == BUSY_ATTEMPTS - 1:
+                    raise
+                self._busy(exc, "Cannot yet " + what)
+            if self.wait_extension_settled(machine_id, deadline, name) is None:
+                return

@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import copy
 import threading
+import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -68,7 +69,9 @@ class HrwModule(object):
             credential = build_credential(config)
             pool_size = max(self.pool_size, (self.params.get("concurrency") or 0) + 4)
             transport = AuthNamingTransport(SdkTransport(config, credential, pool_size=pool_size), config)
-            self._arm = ArmClient(transport, config.subscription_id, warn=self.warn)
+            # ARM unreachable counts as transient for as long as the task may wait anyway (wait_timeout, else 10 min).
+            self._arm = ArmClient(transport, config.subscription_id, warn=self.warn,
+                                  outage_timeout=self.params.get("wait_timeout") or 600)
         return self._arm
 
     def automation(self):
@@ -94,6 +97,10 @@ class HrwModule(object):
             extra = dict((k, v) for k, v in exc.extra.items() if v is not None)
             extra["arm_requests"] = self._stats()
             self.module.fail_json(msg=exc.msg, **extra)
+        except Exception as exc:  # never a bare Python error: name what failed, keep the traceback for -vvv
+            self._flush_warnings()
+            self.module.fail_json(msg="Failed with an unexpected %s: %s (please report this)" % (type(exc).__name__, exc),
+                                  exception=traceback.format_exc(), arm_requests=self._stats())
         self._flush_warnings()
         result.setdefault("changed", False)
         result["arm_requests"] = self._stats()

@@ -187,8 +187,16 @@ class Registrar(object):
             except HrwError as exc:
                 results[position] = {"vm_resource_id": spec.machine.id, "changed": False, "failed": True, "msg": exc.msg,
                                      "actions": []}
+            except Exception as exc:  # a bug or an unforeseen library error: this machine fails, the others go on
+                results[position] = {"vm_resource_id": spec.machine.id, "changed": False, "failed": True, "actions": [],
+                                     "msg": "Failed to reconcile %s: unexpected %s: %s" % (spec.machine.id, type(exc).__name__, exc)}
 
         run_bounded(work, len(specs), concurrency)
+        for position, result in enumerate(results):
+            if result is None:  # its thread ended without a word: still one result per machine
+                results[position] = {"vm_resource_id": specs[position].machine.id, "changed": False, "failed": True,
+                                     "actions": [], "msg": "Failed to reconcile %s: its worker thread ended without a result"
+                                     % specs[position].machine.id}
         return results
 
     def reconcile(self, spec, index):

@@ -54,6 +54,9 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for each extension removal with O(force=true).
+      - Also how long ARM may stay unreachable (connection refused or reset, answers lost) once it has answered in this
+        run; each request is retried until then, so a run outlives an ARM restart that is shorter. A re-run converges after
+        any interruption, also after the controller was killed.
     type: int
     default: 600
 extends_documentation_fragment:

@@ -148,6 +148,9 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for each long-running operation (extension install or removal, identity change).
+      - Also how long ARM may stay unreachable (connection refused or reset, answers lost) once it has answered in this
+        run; each request is retried until then, so a run outlives an ARM restart that is shorter. A re-run converges after
+        any interruption, also after the controller was killed.
     type: int
     default: 600
   wait_for_heartbeat:
@@ -336,6 +339,8 @@ def run(hrw):
 
 
 def fleet_result(params, results):
+    results = [r if r is not None else {"vm_resource_id": None, "changed": False, "failed": True, "actions": [],
+                                        "msg": "no result was recorded for this machine"} for r in results]
     failed = [r for r in results if r.get("failed")]
     changed = [r for r in results if r.get("changed")]
     before = dict((r["vm_resource_id"], r["diff"]["before"]) for r in changed if "diff" in r)

@@ -25,6 +25,8 @@ def call(emu, method, path, query, body):
     if route == ("POST", "reset"):
         store.reset()
         emu.response_errors.clear()
+        with emu.drop_lock:
+            emu.drop_next.clear()
         return 200, {}
     if route == ("GET", "config"):
         return 200, emu.ready_info(emu.ca_bundle)
@@ -38,6 +40,8 @@ def call(emu, method, path, query, body):
                                        "operations": store.operations, "jobs_queue": store.jobs_queue})
     if route == ("POST", "settings"):
         return 200, _settings(emu, body)
+    if route == ("POST", "drop-next"):
+        return 200, _drop_next(emu, body)
     with store.lock:
         if route == ("POST", "fail-next-extension"):
             machine = _machine(store, body.get("resourceId"))
@@ -58,6 +62,14 @@ def call(emu, method, path, query, body):
             return 200, _bulk(emu, body, "vm")
         if route == ("POST", "machines"):
             return 200, _bulk(emu, body, "machine")
+        if route == ("POST", "forget-operations"):
+            # ARM keeps operation records for a while only: their status URLs answer 404 from now on, while the
+            # operations themselves go on (the resources still reach their final provisioningState).
+            forgotten = [op_id for op_id, op in store.operations.items() if not op.get("forgotten")]
+            for op_id in forgotten:
+                store.operations[op_id]["forgotten"] = True
+            store.dirty = True
+            return 200, {"forgotten": forgotten}
         if route == ("POST", "complete-operations"):
             done = [op_id for op_id, op in store.operations.items() if op["status"] == "InProgress"]
             for op_id in done:
@@ -140,8 +152,41 @@ def _bulk(emu, body, kind):
     return {"ids": ids}
 
 
+def _fraction(body, name):
+    try:
+        value = float(body[name])
+    except (TypeError, ValueError):
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise bad_request(f"{name} is a fraction in [0, 1], got {body[name]!r}")
+    return value
+
+
+def _drop_next(emu, body):
+    """One-shot network faults: the next ``count`` answers matching method/pathContains are cut off or lost."""
+    mode = body.get("mode") or "lose"
+    if mode not in ("cut", "lose"):
+        raise bad_request("mode is 'cut' (half the body, then close) or 'lose' (close without an answer)")
+    method = str(body["method"]).upper() if body.get("method") else None
+    try:
+        count = int(body.get("count") or 1)
+    except (TypeError, ValueError):
+        count = 0
+    if count < 1:
+        raise bad_request("count must be a positive integer")
+    rule = {"mode": mode, "method": method, "path": str(body.get("pathContains") or "").lower(), "count": count}
+    with emu.drop_lock:
+        emu.drop_next.append(rule)
+        return {"pending": [dict(r) for r in emu.drop_next]}
+
+
 def _settings(emu, body):
-    """Change knobs at run time: faultRate, faultCodes, latencyMs, lroSeconds, pageSize, throttleReads/Writes."""
+    """Change knobs at run time: faultRate, faultCodes, latencyMs, lroSeconds, pageSize, throttleReads/Writes,
+    cutOffRate, loseAnswerRate."""
+    if "cutOffRate" in body:
+        emu.cut_off_rate = _fraction(body, "cutOffRate")
+    if "loseAnswerRate" in body:
+        emu.lose_answer_rate = _fraction(body, "loseAnswerRate")
     if "faultRate" in body:
         emu.fault_rate = float(body["faultRate"])
     if "faultCodes" in body:
@@ -162,4 +207,5 @@ def _settings(emu, body):
     except ValueError as exc:
         raise bad_request(str(exc)) from None
     return {"faultRate": emu.fault_rate, "faultCodes": list(emu.fault_codes), "latencyMs": emu.latency_ms,
-            "lroSeconds": emu.lro_seconds, "pageSize": emu.page_size, "simulateVmWorkers": emu.simulate_vm_workers}
+            "lroSeconds": emu.lro_seconds, "pageSize": emu.page_size, "simulateVmWorkers": emu.simulate_vm_workers,
+            "cutOffRate": emu.cut_off_rate, "loseAnswerRate": emu.lose_answer_rate}

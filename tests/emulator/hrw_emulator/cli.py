@@ -41,6 +41,10 @@ def parser():
     serve.add_argument("--fault-rate", type=_rate, default=0.0, help="fraction of ARM requests that fail (before any change)")
     serve.add_argument("--fault-codes", type=_codes, default=(429, 500, 503), help="codes used by --fault-rate")
     serve.add_argument("--fault-seed", type=int, help="seed for the fault dice (reproducible runs)")
+    serve.add_argument("--cut-off-rate", type=_rate, default=0.0,
+                       help="fraction of ARM answers (< 400) sent half-way, then the connection closed (after the change)")
+    serve.add_argument("--lose-answer-rate", type=_rate, default=0.0,
+                       help="fraction of ARM writes applied and persisted, then answered by closing the connection")
     serve.add_argument("--throttle-writes", default="1200:100", help="BURST:PER_SECOND write bucket per subscription")
     serve.add_argument("--throttle-reads", default="12000:1000", help="BURST:PER_SECOND read bucket per subscription")
     serve.add_argument("--lro-seconds", type=float, default=2.0, help="time after which an extension LRO completes itself")
@@ -67,7 +71,8 @@ def main(argv=None):
                        throttle_writes=args.throttle_writes, throttle_reads=args.throttle_reads,
                        lro_seconds=args.lro_seconds, simulate_vm_workers=args.simulate_vm_workers,
                        validate_responses=args.validate_responses, fault_seed=args.fault_seed,
-                       advertise_host=args.advertise_host)
+                       advertise_host=args.advertise_host, cut_off_rate=args.cut_off_rate,
+                       lose_answer_rate=args.lose_answer_rate)
     except (SpecsNotFound, ValueError) as exc:
         print(f"hrw-emulator: {exc}", file=sys.stderr)
         return 2

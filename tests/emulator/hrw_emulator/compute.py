@@ -541,7 +541,7 @@ OPS = r"^/subscriptions/(?P<subscriptionId>[^/]+)/providers/(?P<ns>[^/]+)/locati
 def operation_status(req):
     advance(req.store, req.server)
     op = req.store.operations.get(req.params["op"])
-    if not op:
+    if not op or op.get("forgotten"):
         raise ArmError(404, "ResourceNotFound", f"Operation '{req.params['op']}' was not found.")
     body = {"id": req.path, "name": req.params["op"], "status": op["status"], "startTime": op["start"]}
     if op.get("end"):
@@ -556,7 +556,7 @@ def operation_status(req):
 def operation_result(req):
     advance(req.store, req.server)
     op = req.store.operations.get(req.params["op"])
-    if not op:
+    if not op or op.get("forgotten"):
         raise ArmError(404, "ResourceNotFound", f"Operation '{req.params['op']}' was not found.")
     if op["status"] == "InProgress":
         return 202, None, {"Location": f"{req.base_url}{req.path}?api-version={req.api_version}", "Retry-After": "1"}

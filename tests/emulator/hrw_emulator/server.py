@@ -84,7 +84,7 @@ class Emulator:
     def __init__(self, host="127.0.0.1", port=0, state_file=None, page_size=100, latency_ms=0, fault_rate=0.0,
                  fault_codes=(429, 500, 503), throttle_writes="1200:100", throttle_reads="12000:1000",
                  lro_seconds=2.0, simulate_vm_workers=True, validate_responses=False, fault_seed=None,
-                 advertise_host=None):
+                 advertise_host=None, cut_off_rate=0.0, lose_answer_rate=0.0):
         self.host = host
         self.advertise_host = advertise_host or ("127.0.0.1" if host in ("0.0.0.0", "", "::") else host)
         self.store = Store(state_file)
@@ -94,6 +94,13 @@ class Emulator:
         self.fault_rate = fault_rate
         self.fault_codes = tuple(fault_codes)
         self.random = random.Random(fault_seed)
+        # Network faults after the handler ran (the change is made and persisted): cut the answer off half-way, or
+        # drop the connection without an answer ("lost answer", writes only for the rate). drop_next holds one-shot
+        # rules from POST /admin/drop-next.
+        self.cut_off_rate = cut_off_rate
+        self.lose_answer_rate = lose_answer_rate
+        self.drop_next = []
+        self.drop_lock = threading.Lock()
         self.throttle = Throttle(throttle_reads, throttle_writes)
         self.lro_seconds = lro_seconds
         self.simulate_vm_workers = simulate_vm_workers
@@ -337,13 +344,27 @@ class Handler(BaseHTTPRequestHandler):
             status, body, extra = 500, {"error": {"code": "InternalServerError",
                                                   "message": f"hrw-emulator internal error: {type(exc).__name__}: {exc}"}}, {}
         headers.update(extra or {})
+        try:
+            emu.store.flush()  # an answer, above all a 2xx to a write, is sent only once its change is on disk
+        except OSError as exc:
+            status, body = 500, {"error": {"code": "InternalServerError",
+                                           "message": f"hrw-emulator could not persist its state: {exc}"}}
+        drop = self._network_fault(emu, area, method, path, status)
         if status == 401 and area == "arm":
             tenant = emu.store.config["tenant_id"]
             headers.setdefault("WWW-Authenticate",
                                f'Bearer authorization_uri="{emu.arm_endpoint}/{tenant}", error="invalid_token", '
                                f'error_description="{str((body or {}).get("error", {}).get("message", "")).replace(chr(34), chr(39))}"')
         payload, content_type = self._encode(body)
-        self._send(method, status, headers, payload, content_type)
+        if drop == "cut" and not payload:
+            drop = "lose"  # nothing to cut in half: drop the answer
+        if drop == "lose":
+            self.close_connection = True  # no answer at all: the client sees the connection closed
+        elif drop == "cut":
+            self._send(method, status, headers, payload[: len(payload) // 2], content_type, length=len(payload))
+            self.close_connection = True
+        else:
+            self._send(method, status, headers, payload, content_type)
         if area != "admin":
             api_version = query.get("api-version")
             shown_in = redact(body_in) if isinstance(body_in, (dict, list)) else (body_in if area != "login" else "***")
@@ -351,7 +372,26 @@ class Handler(BaseHTTPRequestHandler):
             emu.log({"time": utc_now(), "area": area, "method": method, "path": path,
                      "query": {k: v for k, v in query.items() if k != "api-version"}, "api-version": api_version,
                      "status": status, "milliseconds": round((time.perf_counter() - started) * 1000, 3),
-                     "request_id": request_id, "request_body": _cap(shown_in), "response_body": _cap(shown_out)})
+                     "request_id": request_id, "request_body": _cap(shown_in), "response_body": _cap(shown_out),
+                     **({"network_fault": drop} if drop else {})})
+
+    @staticmethod
+    def _network_fault(emu, area, method, path, status):
+        """'cut', 'lose' or None for this answer (ARM only, answers below 400: the request was handled)."""
+        if area != "arm" or status >= 400:
+            return None
+        with emu.drop_lock:
+            for rule in emu.drop_next:
+                if rule["method"] in (None, method) and rule["path"] in path.lower():
+                    rule["count"] -= 1
+                    if rule["count"] <= 0:
+                        emu.drop_next.remove(rule)
+                    return rule["mode"]
+        if method not in ("GET", "HEAD") and emu.lose_answer_rate and emu.random.random() < emu.lose_answer_rate:
+            return "lose"
+        if emu.cut_off_rate and method != "HEAD" and emu.random.random() < emu.cut_off_rate:
+            return "cut"
+        return None
 
     @staticmethod
     def _area(path):
@@ -384,13 +424,13 @@ class Handler(BaseHTTPRequestHandler):
             return body[1].encode(), "text/plain; charset=utf-8"
         return json.dumps(body).encode(), "application/json; charset=utf-8"
 
-    def _send(self, method, status, headers, payload, content_type):
+    def _send(self, method, status, headers, payload, content_type, length=None):
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, str(value))
         if content_type:
             self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Length", str(len(payload) if length is None else length))
         self.end_headers()
         if method != "HEAD" and payload:
             self.wfile.write(payload)

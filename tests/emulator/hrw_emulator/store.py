@@ -26,18 +26,45 @@ def new_config(location="westeurope"):
     }
 
 
+def _write_atomic(path, text):
+    """Write ``text`` to ``path`` so that a crash leaves the old or the new file, never a torn one."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    try:
+        directory = os.open(str(path.parent), os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
 def utc_now(ts=None):
     ts = time.time() if ts is None else ts
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int((ts % 1) * 1e6):06d}+00:00"
 
 
 class Store:
-    """All mutable state. Callers hold ``self.lock`` around reads and writes."""
+    """All mutable state. Callers hold ``self.lock`` around reads and writes.
+
+    Durability: every change bumps a generation (``dirty = True``); ``commit()`` returns once the state file holds at
+    least the generation current when it was called. The server commits before it answers, so a write that was
+    acknowledged survives a kill. Concurrent committers share one write (group commit): while one thread writes, the
+    others wait for it and the next one writes everything that arrived meanwhile.
+    """
 
     def __init__(self, state_file=None, location="westeurope"):
         self.lock = threading.RLock()
+        self._flush_lock = threading.Lock()
         self.state_file = Path(state_file) if state_file else None
-        self.dirty = False
+        self._generation = 0   # bumped by every change
+        self._durable = 0      # generation the state file holds
+        self.commits = 0       # state-file writes (for the benchmark and tests)
         data = None
         if self.state_file and self.state_file.exists():
             data = json.loads(self.state_file.read_text())
@@ -65,15 +92,32 @@ class Store:
         return {"config": self.config, "resources": self.resources, "operations": self.operations,
                 "hooks": self.hooks, "jobs_queue": self.jobs_queue}
 
+    @property
+    def dirty(self):
+        return self._generation != self._durable
+
+    @dirty.setter
+    def dirty(self, value):
+        if value:
+            self._generation += 1
+
     def flush(self):
+        """Make the state file hold every change made so far (no-op without --state or when nothing changed)."""
+        if not self.state_file or self._generation == self._durable:
+            return  # nothing to write (an int comparison: reads pay nothing)
         with self.lock:
-            if not (self.state_file and self.dirty):
-                return
-            text = json.dumps(self.snapshot())
-            self.dirty = False
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, self.state_file)
+            target = self._generation
+        with self._flush_lock:
+            if self._durable >= target:
+                return  # another thread's write covered this generation
+            with self.lock:
+                generation = self._generation
+                text = json.dumps(self.snapshot())
+            _write_atomic(self.state_file, text)
+            self._durable = generation
+            self.commits += 1
+
+    commit = flush
 
     def reset(self):
         with self.lock:
