@@ -130,6 +130,24 @@ Function Install-HrwModule {
     Install-Module @install
 }
 
+Function Uninstall-HrwModule {
+    # The versions of the step, or all versions; -AllowPrerelease when the controller says a prerelease is among them
+    # (PowerShellGet refuses a prerelease RequiredVersion without it; the inbox PowerShellGet 1.0 has no such parameter).
+    param([System.Collections.IDictionary]$Step)
+    $uninstall = @{ Name = $Step['name']; Force = $true; ErrorAction = 'Stop' }
+    if ($Step['prerelease'] -and (Get-Command -Name Uninstall-Module).Parameters.ContainsKey('AllowPrerelease')) {
+        $uninstall.AllowPrerelease = $true
+    }
+    if ($Step['versions']) {
+        foreach ($version in @($Step['versions'])) {
+            Uninstall-Module @uninstall -RequiredVersion $version
+        }
+    }
+    else {
+        Uninstall-Module @uninstall -AllVersions
+    }
+}
+
 Function Invoke-HrwPackageStep {
     # Carry out the steps in order, as planned on the controller.
     param([object[]]$Steps, [string]$PythonExecutable, [string]$IndexUrl, [string]$FindLinks, [string]$Repository)
@@ -154,14 +172,7 @@ Function Invoke-HrwPackageStep {
                 Install-HrwModule -Step $step -Repository $Repository
             }
             'module_uninstall' {
-                if ($step['versions']) {
-                    foreach ($version in @($step['versions'])) {
-                        Uninstall-Module -Name $step['name'] -RequiredVersion $version -Force -ErrorAction Stop
-                    }
-                }
-                else {
-                    Uninstall-Module -Name $step['name'] -AllVersions -Force -ErrorAction Stop
-                }
+                Uninstall-HrwModule -Step $step
             }
             'environment' {
                 $values = $step['values']
