@@ -11,7 +11,7 @@
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_packages as pk
-from ansible_collections.azure_automation.hybrid_worker.plugins.plugin_utils._host_module_action import HostModuleAction
+from ansible_collections.azure_automation.hybrid_worker.plugins.plugin_utils._host_module_action import HostModuleAction, failure_details
 
 HOST_MODULE = "hrw_host_packages"
 
@@ -30,6 +30,7 @@ class ActionModule(HostModuleAction):
         try:
             listing = self.execute_host_module(HOST_MODULE, pk.inventory_request(params), task_vars)
             if listing.get("failed"):
+                result.update(failure_details(listing))
                 result.update(failed=True, msg=listing.get("msg"), actions=[])
                 return result
             try:
@@ -43,6 +44,7 @@ class ActionModule(HostModuleAction):
             if request and not self._task.check_mode:
                 applied = self.execute_host_module(HOST_MODULE, request, task_vars)
                 if applied.get("failed"):
+                    result.update(failure_details(applied))
                     result.update(failed=True, msg=applied.get("msg"), actions=pk.public_actions(plan))
                     return result
                 after = applied["inventory"]

@@ -14,6 +14,14 @@ from ansible.utils.vars import merge_hash
 
 POSIX_PREFERENCES = (".py",)
 COLLECTION = "azure_automation.hybrid_worker"
+# What ansible-core reports about a module that crashed or could not run (traceback, interpreter output, exit code): kept
+# when an on-host module fails, so the task result shows why.
+FAILURE_DETAILS = ("exception", "module_stderr", "module_stdout", "rc")
+
+
+def failure_details(module_result):
+    """The diagnostic keys of a failed on-host module result."""
+    return dict((k, module_result[k]) for k in FAILURE_DETAILS if k in module_result)
 
 
 class HostModuleAction(ActionBase):

@@ -230,3 +230,31 @@ def test_modules_exclusive_options_fail_before_the_host_is_touched():
                          lambda *a: pytest.fail("host touched"))
     with pytest.raises(AnsibleActionFail, match="mutually exclusive"):
         action.run(task_vars={})
+
+
+def test_health_probe_crash_keeps_the_host_output_without_secrets():
+    """A probe that crashed (traceback, interpreter missing) shows why, as a plain module would, and still masks the proxy secrets."""
+    proxy_url = "http://bob:s3cr3t-pw@proxy:3128"
+    authorization = hc.probe_request({"proxy_url": proxy_url})["proxy"]["authorization"]
+    crash = {"failed": True, "msg": "MODULE FAILURE", "rc": 1, "module_stdout": "",
+             "module_stderr": "Traceback (most recent call last):\nKeyError: 'groups' s3cr3t-pw %s" % authorization}
+    action = make_action(health_action.ActionModule, {"proxy_url": proxy_url}, lambda *a: dict(crash))
+    result = action.run(task_vars={})
+    assert result["failed"] is True and result["msg"] == "Failed to run the health checks: MODULE FAILURE" and result["rc"] == 1
+    assert result["module_stderr"].startswith("Traceback (most recent call last):\nKeyError: 'groups'")
+    assert "s3cr3t-pw" not in json.dumps(result) and authorization not in json.dumps(result)
+
+
+@pytest.mark.parametrize("crash_on", ["inventory", "apply"])
+def test_modules_host_crash_keeps_the_host_output(crash_on):
+    host = FakeHost(python={"requests": "2.31.0"})
+
+    def crashing(module_name, args, preferences):
+        if args["mode"] == crash_on:
+            return {"failed": True, "msg": "MODULE FAILURE", "rc": 1, "module_stdout": "", "module_stderr": "Traceback: boom"}
+        return host(module_name, args, preferences)
+
+    action = make_action(modules_action.ActionModule, {"python_packages": [{"name": "requests", "version": "2.32.3"}]}, crashing)
+    result = action.run(task_vars={})
+    assert result["failed"] is True and result["msg"] == "MODULE FAILURE"
+    assert result["module_stderr"] == "Traceback: boom" and result["rc"] == 1
