@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: hrw_host_packages
 short_description: Internal - list and change the modules and packages of a Hybrid Runbook Worker host for hrw_modules
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - B(Internal to the collection.) The M(azure_automation.hybrid_worker.hrw_modules) action runs this module on the host
     twice - O(mode=inventory) to list what is installed, then O(mode=apply) with the steps it planned on the controller;
