@@ -25,16 +25,29 @@ Function Get-HrwPython {
     $null
 }
 
+Function Invoke-HrwNative {
+    # Output (stdout and stderr lines, as text) and exit code of a program; throws when there is no such program.
+    # Windows PowerShell 5.1 turns each redirected stderr line into an error record, which the module's 'Stop' preference
+    # makes terminating; pip warns on stderr, so here only the exit code counts.
+    param([string]$FilePath, [string[]]$ArgumentList)
+    if (-not (Get-Command -Name $FilePath -CommandType Application -ErrorAction SilentlyContinue)) {
+        throw "cannot run ${FilePath}: no such program"
+    }
+    $ErrorActionPreference = 'Continue'
+    $output = & $FilePath @ArgumentList 2>&1 | ForEach-Object { "$_" } | Out-String
+    @{ output = $output; rc = $LASTEXITCODE }
+}
+
 Function Invoke-HrwPip {
     # Run "<python> -m pip <arguments>"; throw with pip's output on a non-zero exit code.
     param([string]$Python, [string[]]$Arguments, [string]$Action)
     $env:PIP_DISABLE_PIP_VERSION_CHECK = '1'
     $env:PIP_NO_INPUT = '1'
-    $output = & $Python -m pip @Arguments 2>&1 | Out-String
-    if ($LASTEXITCODE -ne 0) {
-        throw "Failed to $Action with ${Python}: $($output.Trim())"
+    $run = Invoke-HrwNative -FilePath $Python -ArgumentList (@('-m', 'pip') + $Arguments)
+    if ($run.rc -ne 0) {
+        throw "Failed to $Action with ${Python}: $($run.output.Trim())"
     }
-    $output
+    $run.output
 }
 
 Function Get-HrwPipListing {
@@ -46,8 +59,9 @@ Function Get-HrwPipListing {
         return $listing
     }
     $env:PIP_DISABLE_PIP_VERSION_CHECK = '1'
-    $text = & $Python -m pip list --format json 2>&1 | Out-String
-    if ($LASTEXITCODE -ne 0) {
+    $run = Invoke-HrwNative -FilePath $Python -ArgumentList @('-m', 'pip', 'list', '--format', 'json')
+    $text = $run.output
+    if ($run.rc -ne 0) {
         $listing.error = if ($text -match 'No module named pip') { 'no_pip' } else { 'list_failed' }
         $listing.detail = $text.Trim()
         return $listing
