@@ -149,8 +149,15 @@ Function Uninstall-HrwModule {
     # (PowerShellGet refuses a prerelease RequiredVersion without it; the inbox PowerShellGet 1.0 has no such parameter).
     param([System.Collections.IDictionary]$Step)
     $uninstall = @{ Name = $Step['name']; Force = $true; ErrorAction = 'Stop' }
-    if ($Step['prerelease'] -and (Get-Command -Name Uninstall-Module).Parameters.ContainsKey('AllowPrerelease')) {
-        $uninstall.AllowPrerelease = $true
+    $optional = @()
+    if ($Step['prerelease']) {
+        $optional += 'AllowPrerelease'
+    }
+    $command = Get-Command -Name Uninstall-Module
+    foreach ($name in $optional) {
+        if ($command.Parameters.ContainsKey($name)) {
+            $uninstall[$name] = $true
+        }
     }
     if ($Step['versions']) {
         foreach ($version in @($Step['versions'])) {
