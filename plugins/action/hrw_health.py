@@ -14,7 +14,8 @@ from ansible.module_utils.six.moves.urllib.parse import urlsplit
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_checks as checks
-from ansible_collections.azure_automation.hybrid_worker.plugins.plugin_utils._host_module_action import HostModuleAction, failure_details
+from ansible_collections.azure_automation.hybrid_worker.plugins.plugin_utils._host_module_action import (
+    HostModuleAction, controller_spec, failure_details)
 
 PROBE = "hrw_host_probe"
 
@@ -27,7 +28,7 @@ class ActionModule(HostModuleAction):
     def run(self, tmp=None, task_vars=None):
         result = ActionBase.run(self, tmp, task_vars)
         del tmp
-        _validation, options = self.validate_argument_spec(argument_spec=checks.ARGUMENT_SPEC)
+        _validation, options = self.validate_argument_spec(argument_spec=controller_spec(checks.ARGUMENT_SPEC))
         secrets = set()
         if options["proxy_url"]:
             try:

@@ -11,7 +11,8 @@
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_packages as pk
-from ansible_collections.azure_automation.hybrid_worker.plugins.plugin_utils._host_module_action import HostModuleAction, failure_details
+from ansible_collections.azure_automation.hybrid_worker.plugins.plugin_utils._host_module_action import (
+    HostModuleAction, controller_spec, failure_details)
 
 HOST_MODULE = "hrw_host_packages"
 
@@ -24,7 +25,8 @@ class ActionModule(HostModuleAction):
     def run(self, tmp=None, task_vars=None):
         result = ActionBase.run(self, tmp, task_vars)
         del tmp
-        _validation, params = self.validate_argument_spec(argument_spec=pk.ARGUMENT_SPEC, mutually_exclusive=pk.MUTUALLY_EXCLUSIVE)
+        _validation, params = self.validate_argument_spec(argument_spec=controller_spec(pk.ARGUMENT_SPEC),
+                                                          mutually_exclusive=pk.MUTUALLY_EXCLUSIVE)
         result["invocation"] = {"module_args": params}
         plan = []
         try:

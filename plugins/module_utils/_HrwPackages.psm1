@@ -187,7 +187,10 @@ Function Invoke-HrwPackageStep {
                 elseif ($IndexUrl) {
                     $arguments += @('--index-url', $IndexUrl)
                 }
-                $null = Invoke-HrwPip -Python $python -Arguments ($arguments + @($step['specs'])) -Action "install $(@($step['specs']) -join ', ')"
+                # Local files (src) are expanded here on the host, as a path option is.
+                $files = @($step['files'])
+                $specs = @($step['specs'] | ForEach-Object { if ($files -contains $_) { [Environment]::ExpandEnvironmentVariables($_) } else { $_ } })
+                $null = Invoke-HrwPip -Python $python -Arguments ($arguments + $specs) -Action "install $($specs -join ', ')"
             }
             'module_install' {
                 Install-HrwModule -Step $step -Repository $Repository

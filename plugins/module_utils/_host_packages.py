@@ -373,6 +373,13 @@ class PlanError(Exception):
         self.plan = plan
 
 
+def _src_of(params, name):
+    for req in params['python_packages']:
+        if req['name'] == name:
+            return req.get('src')
+    return None
+
+
 def _wanted_paths(params):
     return dict((k, v) for k, v in (params.get('runtime_paths') or {}).items() if v is not None)
 
@@ -425,7 +432,9 @@ def plan_all(params, inventory):
             if removes:
                 steps.append({'kind': 'pip_uninstall', 'specs': removes})
             if installs:
-                steps.append({'kind': 'pip_install', 'specs': installs})
+                # Local files (src) are expanded on the host (~, $VAR), not here on the controller.
+                files = [p['spec'] for p in todo if p['action'] != REMOVE and p['spec'] == _src_of(params, p['name'])]
+                steps.append({'kind': 'pip_install', 'specs': installs, 'files': files})
     if params['powershell_modules']:
         shell = inventory['powershell']
         if not shell.get('available'):

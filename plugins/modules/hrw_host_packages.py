@@ -50,7 +50,8 @@ options:
     default: []
   steps:
     description:
-      - The steps to carry out in order, each a dict with C(kind) one of C(pip_uninstall) and C(pip_install) (with C(specs)),
+      - The steps to carry out in order, each a dict with C(kind) one of C(pip_uninstall) and C(pip_install) (with C(specs);
+        C(pip_install) also C(files), the specs that are local files, expanded on the host like a path option),
         C(module_install) (C(name), C(version) or null for the latest), C(module_uninstall) (C(name), C(versions) or null for
         all) and C(environment) (C(values), a null value removes the variable).
     type: list

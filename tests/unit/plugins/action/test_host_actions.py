@@ -191,7 +191,7 @@ def test_modules_prerelease_rules_are_the_same_for_both_oses(windows):
     result = action.run(task_vars={})
     assert [(a["name"], a["action"]) for a in result["actions"]] == [("hrw_demo", "upgrade"), ("Az.Accounts", "upgrade")]
     steps = host.applied[0]["steps"]
-    assert steps == [{"kind": "pip_install", "specs": ["hrw_demo==1.0.0"]},
+    assert steps == [{"kind": "pip_install", "specs": ["hrw_demo==1.0.0"], "files": []},
                      {"kind": "module_install", "name": "Az.Accounts", "version": "2.0.0", "prerelease": False}]
     assert result["changed"] is True and result["powershell_modules"] == {"Az.Accounts": ["2.0.0-preview", "2.0.0"]}
     assert result["diff"]["before"]["python_packages"] == {"hrw_demo": "1.0.0rc1"}
@@ -258,3 +258,24 @@ def test_modules_host_crash_keeps_the_host_output(crash_on):
     result = action.run(task_vars={})
     assert result["failed"] is True and result["msg"] == "MODULE FAILURE"
     assert result["module_stderr"] == "Traceback: boom" and result["rc"] == 1
+
+
+def test_paths_are_expanded_on_the_host_not_on_the_controller(monkeypatch):
+    """type=path options keep ~ and $VAR for the host to expand (the controller's HOME is not the host's)."""
+    monkeypatch.setenv("HOME", "/controller-home")
+    case = fixture("linux_healthy.json")
+    action = make_action(health_action.ActionModule, {"checks": ["disk_space"], "disk_path": "~/data", "fail_on": "never"},
+                         lambda *a: {"facts": case["facts"]})
+    action.run(task_vars={})
+    assert action.calls[0][1]["disk_path"] == "~/data"
+    host = FakeHost(python={})
+    args = {"python_packages": [{"name": "hrw_demo", "src": "~/wheels/hrw_demo-1.2.0-py3-none-any.whl"}, {"name": "six"}],
+            "pip_find_links": "$HOME/wheels"}
+    action = make_action(modules_action.ActionModule, args, host)
+    result = action.run(task_vars={})
+    assert result["invocation"]["module_args"]["pip_find_links"] == "$HOME/wheels"
+    request = host.applied[0]
+    assert request["pip_find_links"] == "$HOME/wheels"  # hrw_host_packages' pip_find_links is type=path: the host expands it
+    assert request["steps"] == [{"kind": "pip_install", "specs": ["~/wheels/hrw_demo-1.2.0-py3-none-any.whl", "six"],
+                                 "files": ["~/wheels/hrw_demo-1.2.0-py3-none-any.whl"]}]
+    assert "/controller-home" not in json.dumps(action.calls)
