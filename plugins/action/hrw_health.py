@@ -14,7 +14,8 @@ from ansible.module_utils.six.moves.urllib.parse import urlsplit
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_checks as checks
-from ansible_collections.azure_automation.hybrid_worker.plugins.plugin_utils._host_module_action import HostModuleAction
+from ansible_collections.azure_automation.hybrid_worker.plugins.plugin_utils._host_module_action import (
+    HostModuleAction, controller_spec, failure_details)
 
 PROBE = "hrw_host_probe"
 
@@ -27,7 +28,7 @@ class ActionModule(HostModuleAction):
     def run(self, tmp=None, task_vars=None):
         result = ActionBase.run(self, tmp, task_vars)
         del tmp
-        _validation, options = self.validate_argument_spec(argument_spec=checks.ARGUMENT_SPEC)
+        _validation, options = self.validate_argument_spec(argument_spec=controller_spec(checks.ARGUMENT_SPEC))
         secrets = set()
         if options["proxy_url"]:
             try:
@@ -40,12 +41,15 @@ class ActionModule(HostModuleAction):
             request = checks.probe_request(options)
         except ValueError as exc:
             raise AnsibleActionFail("Failed to run the health checks: %s" % exc)
+        if (request.get("proxy") or {}).get("authorization"):
+            secrets.add(request["proxy"]["authorization"])  # base64 user:password, in case the host echoes it back
         try:
             probe = self.execute_host_module(PROBE, request, task_vars)
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         result["invocation"] = {"module_args": options}
         if probe.get("failed") or not isinstance(probe.get("facts"), dict):
+            result.update(failure_details(probe))
             result.update(failed=True, msg="Failed to run the health checks: %s" % probe.get("msg", "the host probe returned no facts"))
             return remove_values(result, secrets)
         try:

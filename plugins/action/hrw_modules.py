@@ -11,7 +11,8 @@
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils import _host_packages as pk
-from ansible_collections.azure_automation.hybrid_worker.plugins.plugin_utils._host_module_action import HostModuleAction
+from ansible_collections.azure_automation.hybrid_worker.plugins.plugin_utils._host_module_action import (
+    HostModuleAction, controller_spec, failure_details)
 
 HOST_MODULE = "hrw_host_packages"
 
@@ -24,12 +25,14 @@ class ActionModule(HostModuleAction):
     def run(self, tmp=None, task_vars=None):
         result = ActionBase.run(self, tmp, task_vars)
         del tmp
-        _validation, params = self.validate_argument_spec(argument_spec=pk.ARGUMENT_SPEC, mutually_exclusive=pk.MUTUALLY_EXCLUSIVE)
+        _validation, params = self.validate_argument_spec(argument_spec=controller_spec(pk.ARGUMENT_SPEC),
+                                                          mutually_exclusive=pk.MUTUALLY_EXCLUSIVE)
         result["invocation"] = {"module_args": params}
         plan = []
         try:
             listing = self.execute_host_module(HOST_MODULE, pk.inventory_request(params), task_vars)
             if listing.get("failed"):
+                result.update(failure_details(listing))
                 result.update(failed=True, msg=listing.get("msg"), actions=[])
                 return result
             try:
@@ -43,6 +46,7 @@ class ActionModule(HostModuleAction):
             if request and not self._task.check_mode:
                 applied = self.execute_host_module(HOST_MODULE, request, task_vars)
                 if applied.get("failed"):
+                    result.update(failure_details(applied))
                     result.update(failed=True, msg=applied.get("msg"), actions=pk.public_actions(plan))
                     return result
                 after = applied["inventory"]

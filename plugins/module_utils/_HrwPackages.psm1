@@ -25,16 +25,29 @@ Function Get-HrwPython {
     $null
 }
 
+Function Invoke-HrwNative {
+    # Output (stdout and stderr lines, as text) and exit code of a program; throws when there is no such program.
+    # Windows PowerShell 5.1 turns each redirected stderr line into an error record, which the module's 'Stop' preference
+    # makes terminating; pip warns on stderr, so here only the exit code counts.
+    param([string]$FilePath, [string[]]$ArgumentList)
+    if (-not (Get-Command -Name $FilePath -CommandType Application -ErrorAction SilentlyContinue)) {
+        throw "cannot run ${FilePath}: no such program"
+    }
+    $ErrorActionPreference = 'Continue'
+    $output = & $FilePath @ArgumentList 2>&1 | ForEach-Object { "$_" } | Out-String
+    @{ output = $output; rc = $LASTEXITCODE }
+}
+
 Function Invoke-HrwPip {
     # Run "<python> -m pip <arguments>"; throw with pip's output on a non-zero exit code.
     param([string]$Python, [string[]]$Arguments, [string]$Action)
     $env:PIP_DISABLE_PIP_VERSION_CHECK = '1'
     $env:PIP_NO_INPUT = '1'
-    $output = & $Python -m pip @Arguments 2>&1 | Out-String
-    if ($LASTEXITCODE -ne 0) {
-        throw "Failed to $Action with ${Python}: $($output.Trim())"
+    $run = Invoke-HrwNative -FilePath $Python -ArgumentList (@('-m', 'pip') + $Arguments)
+    if ($run.rc -ne 0) {
+        throw "Failed to $Action with ${Python}: $($run.output.Trim())"
     }
-    $output
+    $run.output
 }
 
 Function Get-HrwPipListing {
@@ -46,8 +59,9 @@ Function Get-HrwPipListing {
         return $listing
     }
     $env:PIP_DISABLE_PIP_VERSION_CHECK = '1'
-    $text = & $Python -m pip list --format json 2>&1 | Out-String
-    if ($LASTEXITCODE -ne 0) {
+    $run = Invoke-HrwNative -FilePath $Python -ArgumentList @('-m', 'pip', 'list', '--format', 'json')
+    $text = $run.output
+    if ($run.rc -ne 0) {
         $listing.error = if ($text -match 'No module named pip') { 'no_pip' } else { 'list_failed' }
         $listing.detail = $text.Trim()
         return $listing
@@ -130,6 +144,31 @@ Function Install-HrwModule {
     Install-Module @install
 }
 
+Function Uninstall-HrwModule {
+    # The versions of the step, or all versions; -AllowPrerelease when the controller says a prerelease is among them
+    # (PowerShellGet refuses a prerelease RequiredVersion without it; the inbox PowerShellGet 1.0 has no such parameter).
+    param([System.Collections.IDictionary]$Step)
+    $uninstall = @{ Name = $Step['name']; Force = $true; ErrorAction = 'Stop' }
+    $optional = @()
+    if ($Step['prerelease']) {
+        $optional += 'AllowPrerelease'
+    }
+    $command = Get-Command -Name Uninstall-Module
+    foreach ($name in $optional) {
+        if ($command.Parameters.ContainsKey($name)) {
+            $uninstall[$name] = $true
+        }
+    }
+    if ($Step['versions']) {
+        foreach ($version in @($Step['versions'])) {
+            Uninstall-Module @uninstall -RequiredVersion $version
+        }
+    }
+    else {
+        Uninstall-Module @uninstall -AllVersions
+    }
+}
+
 Function Invoke-HrwPackageStep {
     # Carry out the steps in order, as planned on the controller.
     param([object[]]$Steps, [string]$PythonExecutable, [string]$IndexUrl, [string]$FindLinks, [string]$Repository)
@@ -148,20 +187,16 @@ Function Invoke-HrwPackageStep {
                 elseif ($IndexUrl) {
                     $arguments += @('--index-url', $IndexUrl)
                 }
-                $null = Invoke-HrwPip -Python $python -Arguments ($arguments + @($step['specs'])) -Action "install $(@($step['specs']) -join ', ')"
+                # Local files (src) are expanded here on the host, as a path option is.
+                $files = @($step['files'])
+                $specs = @($step['specs'] | ForEach-Object { if ($files -contains $_) { [Environment]::ExpandEnvironmentVariables($_) } else { $_ } })
+                $null = Invoke-HrwPip -Python $python -Arguments ($arguments + $specs) -Action "install $($specs -join ', ')"
             }
             'module_install' {
                 Install-HrwModule -Step $step -Repository $Repository
             }
             'module_uninstall' {
-                if ($step['versions']) {
-                    foreach ($version in @($step['versions'])) {
-                        Uninstall-Module -Name $step['name'] -RequiredVersion $version -Force -ErrorAction Stop
-                    }
-                }
-                else {
-                    Uninstall-Module -Name $step['name'] -AllVersions -Force -ErrorAction Stop
-                }
+                Uninstall-HrwModule -Step $step
             }
             'environment' {
                 $values = $step['values']

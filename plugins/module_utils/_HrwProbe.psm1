@@ -326,8 +326,10 @@ Function Get-HrwServiceFact {
 Function Get-HrwCommandVersion {
     # First non-empty line the program prints for --version, $null when it cannot run.
     param([string]$Path)
+    # Windows PowerShell 5.1 turns each redirected stderr line into an error record, terminating under the module's 'Stop'.
+    $ErrorActionPreference = 'Continue'
     try {
-        $out = & $Path --version 2>&1 | Out-String
+        $out = & $Path --version 2>&1 | ForEach-Object { "$_" } | Out-String
     }
     catch {
         return $null

@@ -145,7 +145,9 @@ def apply(module, args):
             PythonPackages(module, python).run(pk.pip_uninstall_argv(python, step['specs'], args['break_system_packages']),
                                                'remove %s' % ', '.join(step['specs']))
         elif kind == 'pip_install':
-            PythonPackages(module, python).run(pk.pip_install_argv(python, step['specs'], args.get('pip_index_url'),
+            files = step.get('files') or []
+            specs = [os.path.expanduser(os.path.expandvars(s)) if s in files else s for s in step['specs']]
+            PythonPackages(module, python).run(pk.pip_install_argv(python, specs, args.get('pip_index_url'),
                                                                    args.get('pip_find_links'), args['break_system_packages']),
                                                'install %s' % ', '.join(step['specs']))
         elif kind in ('module_install', 'module_uninstall'):

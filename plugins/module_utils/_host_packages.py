@@ -96,6 +96,12 @@ def semver_key(version):
     return (1, _release(match.group('release')), pre_key)
 
 
+def is_prerelease(version):
+    """Whether a PowerShell module version carries a SemVer prerelease label ('3.0.0-preview'); False for text that is no version."""
+    key = semver_key(version)
+    return key[0] == 1 and key[2] != (1,)
+
+
 def same_version(a, b, key=pep440_key):
     return a is not None and b is not None and key(a) == key(b)
 
@@ -236,10 +242,12 @@ def pwsh_step_script(step, repository):
     """Install-Module / Uninstall-Module for one module step (AllUsers scope)."""
     name = ps_quote(step['name'])
     if step['kind'] == 'module_uninstall':
+        # PowerShellGet refuses a prerelease RequiredVersion without -AllowPrerelease, and -AllVersions leaves prereleases without it.
+        prerelease = ' -AllowPrerelease' if step.get('prerelease') else ''
         if step.get('versions'):
-            return '\n'.join("Uninstall-Module -Name %s -RequiredVersion %s -Force -ErrorAction Stop" % (name, ps_quote(v))
+            return '\n'.join("Uninstall-Module -Name %s -RequiredVersion %s%s -Force -ErrorAction Stop" % (name, ps_quote(v), prerelease)
                              for v in step['versions'])
-        return "Uninstall-Module -Name %s -AllVersions -Force -ErrorAction Stop" % name
+        return "Uninstall-Module -Name %s -AllVersions%s -Force -ErrorAction Stop" % (name, prerelease)
     version = ' -RequiredVersion %s' % ps_quote(step['version']) if step.get('version') else ''
     prerelease = ' -AllowPrerelease' if step.get('prerelease') else ''
     return ("Install-Module -Name %s%s%s -Repository %s -Scope AllUsers -Force -AllowClobber -AcceptLicense "
@@ -365,6 +373,13 @@ class PlanError(Exception):
         self.plan = plan
 
 
+def _src_of(params, name):
+    for req in params['python_packages']:
+        if req['name'] == name:
+            return req.get('src')
+    return None
+
+
 def _wanted_paths(params):
     return dict((k, v) for k, v in (params.get('runtime_paths') or {}).items() if v is not None)
 
@@ -380,10 +395,11 @@ def inventory_request(params):
 def _module_step(item):
     if item['action'] == REMOVE:
         removed = [v for v in item['before'] if v not in item['after']]
-        return {'kind': 'module_uninstall', 'name': item['name'], 'versions': removed if item['after'] else None}
+        return {'kind': 'module_uninstall', 'name': item['name'], 'versions': removed if item['after'] else None,
+                'prerelease': any(is_prerelease(v) for v in removed)}
     new = [v for v in item['after'] if v not in item['before']][0]
     version = None if new == 'latest' else new
-    return {'kind': 'module_install', 'name': item['name'], 'version': version, 'prerelease': semver_key(version or '0')[2] != (1,)}
+    return {'kind': 'module_install', 'name': item['name'], 'version': version, 'prerelease': bool(version) and is_prerelease(version)}
 
 
 def plan_all(params, inventory):
@@ -416,7 +432,9 @@ def plan_all(params, inventory):
             if removes:
                 steps.append({'kind': 'pip_uninstall', 'specs': removes})
             if installs:
-                steps.append({'kind': 'pip_install', 'specs': installs})
+                # Local files (src) are expanded on the host (~, $VAR), not here on the controller.
+                files = [p['spec'] for p in todo if p['action'] != REMOVE and p['spec'] == _src_of(params, p['name'])]
+                steps.append({'kind': 'pip_install', 'specs': installs, 'files': files})
     if params['powershell_modules']:
         shell = inventory['powershell']
         if not shell.get('available'):

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: hrw_host_packages
 short_description: Internal - list and change the modules and packages of a Hybrid Runbook Worker host for hrw_modules
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - B(Internal to the collection.) The M(azure_automation.hybrid_worker.hrw_modules) action runs this module on the host
     twice - O(mode=inventory) to list what is installed, then O(mode=apply) with the steps it planned on the controller;
@@ -50,7 +50,8 @@ options:
     default: []
   steps:
     description:
-      - The steps to carry out in order, each a dict with C(kind) one of C(pip_uninstall) and C(pip_install) (with C(specs)),
+      - The steps to carry out in order, each a dict with C(kind) one of C(pip_uninstall) and C(pip_install) (with C(specs);
+        C(pip_install) also C(files), the specs that are local files, expanded on the host like a path option),
         C(module_install) (C(name), C(version) or null for the latest), C(module_uninstall) (C(name), C(versions) or null for
         all) and C(environment) (C(values), a null value removes the variable).
     type: list

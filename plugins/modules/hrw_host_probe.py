@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: hrw_host_probe
 short_description: Internal - gather the host facts that hrw_health decides on
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - B(Internal to the collection.) The M(azure_automation.hybrid_worker.hrw_health) action runs this module on the host and
     evaluates the facts it returns on the controller; use M(azure_automation.hybrid_worker.hrw_health), not this module.

@@ -14,6 +14,28 @@ from ansible.utils.vars import merge_hash
 
 POSIX_PREFERENCES = (".py",)
 COLLECTION = "azure_automation.hybrid_worker"
+# What ansible-core reports about a module that crashed or could not run (traceback, interpreter output, exit code): kept
+# when an on-host module fails, so the task result shows why.
+FAILURE_DETAILS = ("exception", "module_stderr", "module_stdout", "rc")
+
+
+def controller_spec(argument_spec):
+    """``argument_spec`` with ``type='path'`` read as 'str': validated on the controller, a path must not be expanded there
+    (``~`` and ``$VAR`` of the controller's user); the on-host module expands it on the host, as the module did before."""
+    spec = {}
+    for name, option in argument_spec.items():
+        option = dict(option)
+        if option.get('type') == 'path':
+            option['type'] = 'str'
+        if option.get('options'):
+            option['options'] = controller_spec(option['options'])
+        spec[name] = option
+    return spec
+
+
+def failure_details(module_result):
+    """The diagnostic keys of a failed on-host module result."""
+    return dict((k, module_result[k]) for k in FAILURE_DETAILS if k in module_result)
 
 
 class HostModuleAction(ActionBase):

@@ -191,7 +191,7 @@ def test_modules_prerelease_rules_are_the_same_for_both_oses(windows):
     result = action.run(task_vars={})
     assert [(a["name"], a["action"]) for a in result["actions"]] == [("hrw_demo", "upgrade"), ("Az.Accounts", "upgrade")]
     steps = host.applied[0]["steps"]
-    assert steps == [{"kind": "pip_install", "specs": ["hrw_demo==1.0.0"]},
+    assert steps == [{"kind": "pip_install", "specs": ["hrw_demo==1.0.0"], "files": []},
                      {"kind": "module_install", "name": "Az.Accounts", "version": "2.0.0", "prerelease": False}]
     assert result["changed"] is True and result["powershell_modules"] == {"Az.Accounts": ["2.0.0-preview", "2.0.0"]}
     assert result["diff"]["before"]["python_packages"] == {"hrw_demo": "1.0.0rc1"}
@@ -230,3 +230,52 @@ def test_modules_exclusive_options_fail_before_the_host_is_touched():
                          lambda *a: pytest.fail("host touched"))
     with pytest.raises(AnsibleActionFail, match="mutually exclusive"):
         action.run(task_vars={})
+
+
+def test_health_probe_crash_keeps_the_host_output_without_secrets():
+    """A probe that crashed (traceback, interpreter missing) shows why, as a plain module would, and still masks the proxy secrets."""
+    proxy_url = "http://bob:s3cr3t-pw@proxy:3128"
+    authorization = hc.probe_request({"proxy_url": proxy_url})["proxy"]["authorization"]
+    crash = {"failed": True, "msg": "MODULE FAILURE", "rc": 1, "module_stdout": "",
+             "module_stderr": "Traceback (most recent call last):\nKeyError: 'groups' s3cr3t-pw %s" % authorization}
+    action = make_action(health_action.ActionModule, {"proxy_url": proxy_url}, lambda *a: dict(crash))
+    result = action.run(task_vars={})
+    assert result["failed"] is True and result["msg"] == "Failed to run the health checks: MODULE FAILURE" and result["rc"] == 1
+    assert result["module_stderr"].startswith("Traceback (most recent call last):\nKeyError: 'groups'")
+    assert "s3cr3t-pw" not in json.dumps(result) and authorization not in json.dumps(result)
+
+
+@pytest.mark.parametrize("crash_on", ["inventory", "apply"])
+def test_modules_host_crash_keeps_the_host_output(crash_on):
+    host = FakeHost(python={"requests": "2.31.0"})
+
+    def crashing(module_name, args, preferences):
+        if args["mode"] == crash_on:
+            return {"failed": True, "msg": "MODULE FAILURE", "rc": 1, "module_stdout": "", "module_stderr": "Traceback: boom"}
+        return host(module_name, args, preferences)
+
+    action = make_action(modules_action.ActionModule, {"python_packages": [{"name": "requests", "version": "2.32.3"}]}, crashing)
+    result = action.run(task_vars={})
+    assert result["failed"] is True and result["msg"] == "MODULE FAILURE"
+    assert result["module_stderr"] == "Traceback: boom" and result["rc"] == 1
+
+
+def test_paths_are_expanded_on_the_host_not_on_the_controller(monkeypatch):
+    """type=path options keep ~ and $VAR for the host to expand (the controller's HOME is not the host's)."""
+    monkeypatch.setenv("HOME", "/controller-home")
+    case = fixture("linux_healthy.json")
+    action = make_action(health_action.ActionModule, {"checks": ["disk_space"], "disk_path": "~/data", "fail_on": "never"},
+                         lambda *a: {"facts": case["facts"]})
+    action.run(task_vars={})
+    assert action.calls[0][1]["disk_path"] == "~/data"
+    host = FakeHost(python={})
+    args = {"python_packages": [{"name": "hrw_demo", "src": "~/wheels/hrw_demo-1.2.0-py3-none-any.whl"}, {"name": "six"}],
+            "pip_find_links": "$HOME/wheels"}
+    action = make_action(modules_action.ActionModule, args, host)
+    result = action.run(task_vars={})
+    assert result["invocation"]["module_args"]["pip_find_links"] == "$HOME/wheels"
+    request = host.applied[0]
+    assert request["pip_find_links"] == "$HOME/wheels"  # hrw_host_packages' pip_find_links is type=path: the host expands it
+    assert request["steps"] == [{"kind": "pip_install", "specs": ["~/wheels/hrw_demo-1.2.0-py3-none-any.whl", "six"],
+                                 "files": ["~/wheels/hrw_demo-1.2.0-py3-none-any.whl"]}]
+    assert "/controller-home" not in json.dumps(action.calls)

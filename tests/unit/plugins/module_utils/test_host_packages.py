@@ -194,3 +194,26 @@ def test_prerelease_module_install_step_asks_for_prerelease():
     script = pk.pwsh_change_script(plan[0], 'PSGallery')
     assert "-RequiredVersion '3.0.0-preview' -AllowPrerelease" in script
     assert '-AllowPrerelease' not in pk.pwsh_change_script(pk.plan_powershell([{'name': 'A', 'version': '3.0.0'}], {}, 'present')[0], 'G')
+
+
+def test_prerelease_module_removal_step_asks_for_prerelease():
+    """PowerShellGet refuses Uninstall-Module -RequiredVersion '2.0.0-preview' without -AllowPrerelease."""
+    installed = {'az.accounts': ['2.0.0-preview', '1.9.0']}
+    one = pk.plan_powershell([{'name': 'Az.Accounts', 'version': '2.0.0-preview'}], installed, 'absent')[0]
+    assert pk._module_step(one) == {'kind': 'module_uninstall', 'name': 'Az.Accounts', 'versions': ['2.0.0-preview'], 'prerelease': True}
+    assert pk.pwsh_change_script(one, 'PSGallery') == ("Uninstall-Module -Name 'Az.Accounts' -RequiredVersion '2.0.0-preview' "
+                                                       "-AllowPrerelease -Force -ErrorAction Stop")
+    every = pk.plan_powershell([{'name': 'Az.Accounts'}], installed, 'absent')[0]
+    assert pk.pwsh_change_script(every, 'PSGallery') == "Uninstall-Module -Name 'Az.Accounts' -AllVersions -AllowPrerelease -Force -ErrorAction Stop"
+    release = pk.plan_powershell([{'name': 'Az.Accounts', 'version': '1.9.0'}], installed, 'absent')[0]
+    assert '-AllowPrerelease' not in pk.pwsh_change_script(release, 'PSGallery')
+
+
+@pytest.mark.parametrize('version', ['1.0_beta', '1.x'])
+def test_module_step_for_a_version_that_is_not_semver_does_not_crash(version):
+    """The planner accepts any version text; the step for it must not raise (IndexError on semver_key's fallback key)."""
+    plan = pk.plan_powershell([{'name': 'Az.Accounts', 'version': version}], {'az.accounts': ['1.0.0']}, 'present')
+    step = pk._module_step(plan[0])
+    assert step == {'kind': 'module_install', 'name': 'Az.Accounts', 'version': version, 'prerelease': False}
+    assert "-RequiredVersion '%s'" % version in pk.pwsh_step_script(step, 'PSGallery')
+    assert pk.is_prerelease('3.0.0-preview') and not pk.is_prerelease('3.0.0') and not pk.is_prerelease(version)

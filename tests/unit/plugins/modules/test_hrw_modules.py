@@ -258,3 +258,25 @@ def test_real_pip_with_local_wheel_folder(venv_python, tmp_path, capsys):
     assert upgrade['actions'][0]['action'] == 'upgrade' and upgrade['python_packages'] == {'hrw-demo': '1.2.0'}
     rc, removed = run_module(hrw_modules.main, capsys, dict(base, state='absent', python_packages=[{'name': 'hrw-demo'}]))
     assert removed['changed'] is True and removed['python_packages'] == {'hrw-demo': None}
+
+
+def test_apply_expands_local_files_on_the_host(host, monkeypatch):
+    """A pip_install step's files (python_packages[].src) are expanded here on the host, other specs are left alone."""
+    monkeypatch.setenv('HOME', '/root-of-host')
+    monkeypatch.setenv('WHEELS', '/srv/wheels')
+
+    class Module(object):
+        tmpdir = '/tmp'
+
+        def run_command(self, argv, environ_update=None):
+            return host.run_command(self, argv)
+
+        def get_bin_path(self, name, required=False):
+            return '/usr/bin/' + name
+
+    step = {'kind': 'pip_install', 'specs': ['~/w/a-1.0-py3-none-any.whl', '$WHEELS/b-2.0.tar.gz', 'six'],
+            'files': ['~/w/a-1.0-py3-none-any.whl', '$WHEELS/b-2.0.tar.gz']}
+    host_apply.apply(Module(), {'steps': [step], 'python_executable': '/usr/bin/python3', 'break_system_packages': False,
+                                'python': False, 'powershell_modules': [], 'powershell_repository': 'PSGallery'})
+    installs = [c[0] for c in host.calls if c[0][3:4] == ['install']]
+    assert installs and installs[0][-3:] == ['/root-of-host/w/a-1.0-py3-none-any.whl', '/srv/wheels/b-2.0.tar.gz', 'six']
