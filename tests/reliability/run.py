@@ -19,7 +19,8 @@ All four must be 0 after the first run (once ARM is back). Scenarios:
   forgets the operations that were running (their status URLs answer 404, as ARM's may);
 * faults: 20% of ARM answers cut off half-way and 20% of write answers lost (the write applied, the connection dropped);
 * slices: four concurrent slices of one sliced job, two deploying into a group while two remove their workers and then
-  the emptied group (the remove_hrw.yml sequence: hrw_register absent, hrw_group_info, hrw_group absent when empty);
+  the emptied group (the remove_hrw.yml sequence: hrw_register absent, then hrw_group absent with only_if_empty;
+  the deployers follow deploy_hrw.yml: hrw_group, then hrw_register with recreate_group);
 * sigkill: the controller's process group is SIGKILLed mid-run (the module goes on in its own session); a re-run
   started at once converges, also while the orphaned module is still writing.
 
@@ -226,9 +227,13 @@ class Scenario(object):
         self.notes = []
 
     def register(self, group, machines, concurrency=6, state="present", ensure_group=False):
+        """The deploy_hrw.yml sequence: the group ensured, then one fleet call that re-creates it if it vanished."""
         tasks = [("hrw_group", {"name": group}, None)] if ensure_group else []
-        tasks.append(("hrw_register", {"group": group, "state": state, "concurrency": concurrency, "wait_timeout": 150,
-                                       "workers": [{"vm_resource_id": m} for m in machines]}, None))
+        options = {"group": group, "state": state, "concurrency": concurrency, "wait_timeout": 150,
+                   "workers": [{"vm_resource_id": m} for m in machines]}
+        if ensure_group and state == "present":
+            options["recreate_group"] = True
+        tasks.append(("hrw_register", options, None))
         return tasks
 
     def check(self, group, wanted, removed=()):
@@ -301,9 +306,7 @@ def scenario_slices(root):
 
     def remover(machines):
         return [("hrw_register", {"group": group, "state": "absent", "workers": [{"vm_resource_id": m} for m in machines]}, None),
-                ("hrw_group_info", {"name": group}, None),
-                ("hrw_group", {"name": group, "state": "absent"},
-                 "step1.groups | default([]) | map(attribute='workers') | flatten | length == 0")]
+                ("hrw_group", {"name": group, "state": "absent", "only_if_empty": True}, None)]
 
     # The removers start first; the deployers start as soon as the removers have taken their workers out, which is
     # when a sliced job's slices overlap worst: the group looks empty to the removers while the deployers ensure it.
