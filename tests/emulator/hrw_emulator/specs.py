@@ -96,6 +96,13 @@ def _prepare(node, mode):
         out["additionalProperties"] = False
     if node.get("x-nullable") and "type" in out:
         out["type"] = [out["type"], "null"] if isinstance(out["type"], str) else [*out["type"], "null"]
+    if "$ref" in out:
+        # Draft 4 ignores a $ref's siblings: keep what they say about this use of the type.
+        extra = {key: out.pop(key) for key in list(out) if key != "$ref"}
+        if node.get("x-nullable"):
+            return {"anyOf": [{"$ref": out["$ref"]}, {"type": "null"}]}
+        if extra.get("x-ms-secret") and mode == "response":
+            return {"allOf": [{"$ref": out["$ref"]}, {"x-ms-secret": True}]}
     return out
 
 
@@ -192,6 +199,8 @@ class SpecIndex:
             extra = node.get("additionalProperties")
             out = {}
             for key, item in value.items():
+                if key in props and props[key].get("readOnly"):
+                    continue
                 sub = self._resolve(schema, props[key]) if key in props else None
                 if sub is not None and sub.get("readOnly"):
                     continue

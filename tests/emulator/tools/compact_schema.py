@@ -59,7 +59,9 @@ KEEP = {"type", "format", "enum", "readOnly", "pattern", "minimum", "maximum", "
         "minLength", "maxLength", "minItems", "maxItems", "uniqueItems", "x-nullable", "x-ms-secret", "discriminator",
         "x-ms-discriminator-value"}
 PARAM_KEEP = KEEP | {"name", "in", "required"}
+REF_SIBLINGS = ("readOnly", "x-nullable", "x-ms-secret")
 METHODS = ("get", "put", "post", "patch", "delete", "head")
+PROVENANCE = ("upstream_commit", "upstream_note")  # recorded by hand (--commit, --note), kept across regenerations
 
 
 class SourceMissing(Exception):
@@ -191,7 +193,10 @@ class Compactor:
             if new:
                 self.definitions[key] = {}  # placeholder: recursive definitions end here
                 self.definitions[key] = self.schema(path, self.node(path, pointer))
-            return {"$ref": f"#/definitions/{key}"}
+            out = {"$ref": f"#/definitions/{key}"}
+            # Facts about the use of the referenced type (a read-only or nullable property of that type).
+            out.update({name: node[name] for name in REF_SIBLINGS if name in node})
+            return out
         out = {name: node[name] for name in KEEP if name in node}
         if out.get("type") == "file":
             del out["type"]
@@ -222,7 +227,7 @@ class Compactor:
     def flatten(self, base_file, node):
         """The resolved content of an allOf member (a $ref is followed, not referenced)."""
         schema = self.schema(base_file, node)
-        while "$ref" in schema:
+        while "$ref" in schema and schema["$ref"].rsplit("/", 1)[-1] in self.definitions:
             schema = self.definitions[schema["$ref"].rsplit("/", 1)[-1]]
         return schema
 
@@ -310,7 +315,7 @@ def committed_provenance(out_dir):
     found = {}
     for path in sorted(Path(out_dir).glob("*.json")):
         for source in json.loads(path.read_text()).get("sources", []):
-            extra = {k: v for k, v in source.items() if k in ("upstream_commit", "upstream_note")}
+            extra = {k: v for k, v in source.items() if k in PROVENANCE}
             if extra:
                 found[source["path"]] = extra
     return found
@@ -324,15 +329,18 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true", help="compare with the files in --out instead of writing")
     parser.add_argument("--commit", action="append", default=[], metavar="SPECIFICATION_PATH=SHA",
                         help="record the upstream commit of a source file (kept across regenerations)")
+    parser.add_argument("--note", action="append", default=[], metavar="SPECIFICATION_PATH=TEXT",
+                        help="record how a source file was obtained (kept across regenerations)")
     args = parser.parse_args(argv)
     roots = args.specs or default_roots()
     if not roots:
         print(f"compact_schema: no Azure REST specs found: set {ENV_VAR} or pass --specs DIR", file=sys.stderr)
         return 2
     provenance = committed_provenance(args.out)
-    for item in args.commit:
-        path, _, commit = item.partition("=")
-        provenance.setdefault(path, {})["upstream_commit"] = commit
+    for option, items in (("upstream_commit", args.commit), ("upstream_note", args.note)):
+        for item in items:
+            path, _, value = item.partition("=")
+            provenance.setdefault(path, {})[option] = value
     done, skipped = generate(roots, provenance)
     for name, missing in sorted(skipped.items()):
         print(f"compact_schema: {name}: skipped, source not found: {missing}", file=sys.stderr)
