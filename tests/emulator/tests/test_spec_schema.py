@@ -220,3 +220,68 @@ def test_emulator_answers_pass_the_strict_check(emulator):
         status, _, body = emulator.arm("GET", f"{acct}/hybridRunbookWorkerGroups/strict", api_version=version)
         assert status == 200, body
     assert emulator.admin("GET", "response-errors") == []
+
+
+def test_compute_and_hybridcompute_checked_at_the_collections_api_versions():
+    """plugins/module_utils/_arm.py calls Compute 2024-07-01 and HybridCompute 2024-07-10; both have a schema to check
+    against (HybridCompute 2024-07-10 falls back to the newest HybridCompute schema when its own is not committed)."""
+    assert SPECS.schema_version("Microsoft.Compute", "2024-07-01") == "2024-07-01"
+    assert SPECS.schema_version("Microsoft.Compute", "2026-04-01") == "2024-07-01"  # SDK default: nearest schema
+    assert SPECS.schema_version("Microsoft.HybridCompute", "2024-07-10") in SPECS.versions["microsoft.hybridcompute"]
+    wanted = {("GET", "VirtualMachines_Get"), ("PATCH", "VirtualMachines_Update"), ("PUT", "VirtualMachineExtensions_CreateOrUpdate"),
+              ("GET", "VirtualMachineExtensions_Get"), ("DELETE", "VirtualMachineExtensions_Delete")}
+    found = {(o.method, o.operation_id) for o in SPECS.operations if o.provider == "microsoft.compute"}
+    assert wanted <= found
+    ext = SPECS.by_id[("microsoft.compute", "2024-07-01", "VirtualMachineExtensions_Get")]
+    answer = {"id": "/x", "name": "e", "type": "Microsoft.Compute/virtualMachines/extensions", "location": "westeurope",
+              "properties": {"publisher": "Microsoft.Azure.Automation.HybridWorker", "type": "HybridWorkerForLinux",
+                             "typeHandlerVersion": "1.1", "provisioningState": "Succeeded", "settings": {"a": 1}}}
+    schema = SPECS.response_schema(ext, 200)[0]
+    assert SPECS.errors(schema, answer) == []
+    assert SPECS.errors(schema, json.loads(json.dumps(answer).replace('"settings"', '"instanceView": null, "settings"')))
+    assert SPECS.errors(schema, dict(answer, properties=dict(answer["properties"], unknownField=1)))
+
+
+def _vm_path(emu, name):
+    return VM.format(sub=emu["subscription_id"], rg=emu["resource_group"], name=name)
+
+
+def test_compute_requests_are_validated(emu):
+    path = _vm_path(emu, "strictvm")
+    status, _, body = emu.arm("PUT", path, {"location": emu["location"], "identity": {"type": "Bogus"}}, api_version="2024-07-01")
+    assert status == 400 and body["error"]["code"] == "InvalidRequestContent" and "identity/type" in body["error"]["message"]
+    status, _, body = emu.arm("PUT", path, {"location": emu["location"]}, api_version="2024-07-01")
+    assert status in (200, 201), body
+    status, _, body = emu.arm("PATCH", path, {"identity": {"type": "SystemAssigned"}, "properties": {"licenseType": 7}},
+                              api_version="2024-07-01")
+    assert status == 400 and "properties/licenseType" in body["error"]["message"], body
+
+
+def test_read_only_request_properties_are_not_echoed(emu):
+    """ARM ignores read-only properties of a request: a client's instanceView or vmId never comes back."""
+    path = _vm_path(emu, "rovm")
+    body = {"location": emu["location"], "properties": {"vmId": "client-chosen", "instanceView": {"computerName": "fake"},
+                                                        "provisioningState": "Failed"}}
+    status, _, answer = emu.arm("PUT", path, body, api_version="2024-07-01")
+    assert status in (200, 201), answer
+    status, _, answer = emu.arm("GET", path, api_version="2024-07-01")
+    props = answer["properties"]
+    assert "instanceView" not in props and props["vmId"] != "client-chosen" and props["provisioningState"] == "Succeeded"
+
+
+def test_vm_identity_and_extension_answers_pass_the_strict_check(emu):
+    path = _vm_path(emu, "extvm")
+    assert emu.arm("PUT", path, {"location": emu["location"]}, api_version="2024-07-01")[0] in (200, 201)
+    status, _, vm = emu.arm("PATCH", path, {"identity": {"type": "SystemAssigned"}}, api_version="2024-07-01")
+    assert status == 200 and vm["identity"]["principalId"], vm
+    ext = {"location": emu["location"], "properties": {"publisher": "Microsoft.Azure.Automation.HybridWorker",
+                                                         "type": "HybridWorkerForLinux", "typeHandlerVersion": "1.1",
+                                                         "settings": {"AutomationAccountURL": emu["hybrid_service_url"]}}}
+    status, _, answer = emu.arm("PUT", f"{path}/extensions/HybridWorkerExtension", ext, api_version="2024-07-01")
+    assert status in (200, 201), answer
+    for query in ("", "?$expand=instanceView"):
+        assert emu.arm("GET", f"{path}/extensions/HybridWorkerExtension{query}", api_version="2024-07-01")[0] == 200
+        assert emu.arm("GET", f"{path}{query}", api_version="2024-07-01")[0] == 200
+    assert emu.arm("GET", f"{path}/extensions", api_version="2024-07-01")[0] == 200
+    assert emu.arm("DELETE", f"{path}/extensions/HybridWorkerExtension", api_version="2024-07-01")[0] in (200, 202, 204)
+    assert emu.admin("GET", "response-errors") == []
