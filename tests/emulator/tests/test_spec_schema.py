@@ -285,3 +285,29 @@ def test_vm_identity_and_extension_answers_pass_the_strict_check(emu):
     assert emu.arm("GET", f"{path}/extensions", api_version="2024-07-01")[0] == 200
     assert emu.arm("DELETE", f"{path}/extensions/HybridWorkerExtension", api_version="2024-07-01")[0] in (200, 202, 204)
     assert emu.admin("GET", "response-errors") == []
+
+
+def test_arc_machine_answers_at_2024_07_10_pass_the_strict_check(emu):
+    """The collection calls HybridCompute 2024-07-10: machine and extension answers there must fit that version."""
+    assert SPECS.schema_version("Microsoft.HybridCompute", "2024-07-10") == "2024-07-10"
+    path = (f"/subscriptions/{emu['subscription_id']}/resourceGroups/{emu['resource_group']}/providers/"
+            "Microsoft.HybridCompute/machines/arc2407")
+    version = "2024-07-10"
+    status, _, machine = emu.arm("PUT", path, {"location": emu["location"], "properties": {"osType": "linux"}}, api_version=version)
+    assert status == 200, machine
+    assert emu.arm("GET", path, api_version=version)[0] == 200
+    status, _, body = emu.arm("PATCH", path, {"identity": {"type": "Bogus"}}, api_version=version)
+    assert status == 400 and "identity/type" in body["error"]["message"]
+    ext = {"location": emu["location"], "properties": {"publisher": "Microsoft.Azure.Automation.HybridWorker",
+                                                         "type": "HybridWorkerForLinux", "typeHandlerVersion": "1.1",
+                                                         "settings": {"AutomationAccountURL": emu["hybrid_service_url"]}}}
+    status, _, answer = emu.arm("PUT", f"{path}/extensions/HybridWorkerExtension", ext, api_version=version)
+    assert status in (200, 202), answer
+    emu.admin("POST", "complete-operations", {})
+    assert emu.arm("GET", f"{path}/extensions/HybridWorkerExtension", api_version=version)[0] == 200
+    assert emu.arm("GET", f"{path}/extensions", api_version=version)[0] == 200
+    assert emu.arm("DELETE", f"{path}/extensions/HybridWorkerExtension", api_version=version)[0] in (200, 202, 204)
+    emu.admin("POST", "complete-operations", {})
+    status, _, answer = emu.arm("DELETE", path, api_version=version)
+    assert status in (200, 204), answer  # 2024-07-10 documents no 202 for a machine delete
+    assert emu.admin("GET", "response-errors") == []

@@ -92,6 +92,7 @@ class Compactor:
         self.roots = [Path(r) / "specification" for r in roots]
         self.docs = {}  # absolute path -> parsed JSON
         self.missing = set()  # referenced files absent from every root (their schemas accept anything)
+        self.missing_refs = set()  # definitions a present file lacks (likewise)
         self.names = {}  # (file, pointer) -> definition key
         self.taken = {}  # definition key -> (file, pointer)
         self.definitions = {}
@@ -189,10 +190,16 @@ class Compactor:
             path, pointer = self.ref(base_file, node["$ref"])
             if path is None:
                 return {}
+            try:
+                target = self.node(path, pointer)
+            except (KeyError, IndexError, TypeError):
+                # The copy of that file lacks the definition (upstream renamed it between versions): accept anything.
+                self.missing_refs.add(f"specification/{self.rel(path)}#{pointer}")
+                return {}
             key, new = self.key_for(path, pointer)
             if new:
                 self.definitions[key] = {}  # placeholder: recursive definitions end here
-                self.definitions[key] = self.schema(path, self.node(path, pointer))
+                self.definitions[key] = self.schema(path, target)
             out = {"$ref": f"#/definitions/{key}"}
             # Facts about the use of the referenced type (a read-only or nullable property of that type).
             out.update({name: node[name] for name in REF_SIBLINGS if name in node})
@@ -282,6 +289,7 @@ class Compactor:
             "sources": sources,
             "referenced_files": [{"path": f"specification/{r}", "sha256": sha256(self.locate(r)[1])} for r in referenced],
             "unresolved_files": sorted(f"specification/{m}" for m in self.missing),
+            "unresolved_refs": sorted(self.missing_refs),
             "operations": operations,
             "definitions": self.definitions,
         }
