@@ -241,6 +241,11 @@ def _list_machines(req, kind):
 
 def render_machine(req, record):
     body = req.store.body(record)
+    identity = body.get("identity")
+    if (record["kind"] == "machine" and isinstance(identity, dict) and str(identity.get("type")) == "None"
+            and "None" not in (req.server.specs.enum_of("Microsoft.HybridCompute", req.api_version, "Machines_Get", "200",
+                                                        ["identity", "type"]) or ["None"])):
+        del body["identity"]  # that api-version knows only SystemAssigned (2024-07-10): no identity is no property
     if record["kind"] == "vm" and "instanceview" in str(req.query.get("$expand", "")).lower():
         exts = req.store.children(body["id"], "vmExtension")
         body["properties"]["instanceView"] = {

@@ -220,6 +220,18 @@ class SpecIndex:
         stripped = self.strip_read_only(schema, body)
         return sorted(_diff_paths(body, stripped))
 
+    def enum_of(self, provider, api_version, operation_id, status, names):
+        """The enum of a property of an operation's answer (names: the property path), or None if it has none."""
+        version = self.schema_version(provider, api_version)
+        operation = self.by_id.get((provider.lower(), version, operation_id))
+        schema = operation.responses.get(status) if operation else None
+        if schema is None:
+            return None
+        node = self._resolve(schema, schema.root)
+        for name in names:
+            node = self._resolve(schema, node.get("properties", {}).get(name, {}))
+        return node.get("enum")
+
     def response_schema(self, operation, status):
         if str(status) in operation.responses:
             return operation.responses[str(status)], True

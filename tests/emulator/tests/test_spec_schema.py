@@ -311,3 +311,14 @@ def test_arc_machine_answers_at_2024_07_10_pass_the_strict_check(emu):
     status, _, answer = emu.arm("DELETE", path, api_version=version)
     assert status in (200, 204), answer  # 2024-07-10 documents no 202 for a machine delete
     assert emu.admin("GET", "response-errors") == []
+
+
+def test_arc_machine_without_identity_fits_each_api_version(emu):
+    """2024-07-10 knows only identity type SystemAssigned: a machine without identity has no identity property there,
+    while 2026-09-01 says type None (found by the strict check in the hrw_register integration target)."""
+    ids = emu.admin("POST", "machines", {"count": 1, "prefix": "noid", "identity": False})["ids"]
+    status, _, old = emu.arm("GET", ids[0], api_version="2024-07-10")
+    assert status == 200 and "identity" not in old, old
+    status, _, new = emu.arm("GET", ids[0], api_version="2026-09-01")
+    assert status == 200 and new["identity"]["type"] == "None", new
+    assert emu.admin("GET", "response-errors") == []
