@@ -6,9 +6,18 @@
 #   scripts/demo.sh          deploy (set-up included)
 #   scripts/demo.sh down     remove the lab hosts and stop the emulator
 #   extra arguments after "--" go to ansible-playbook, e.g.  scripts/demo.sh -- --check --diff
+#
+# HRW_LAB_INSTANCE=<name> uses a separate lab, as tests/lab does: hosts hrw-lab-<name>-1..3, emulator and state in
+# .lab/instances/<name>/ (default: hosts hrw-lab-1..3, state in .lab/).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+if [ -n "${HRW_LAB_INSTANCE:-}" ]; then
+  [[ "$HRW_LAB_INSTANCE" =~ ^[a-z][a-z0-9]{0,15}$ ]] || { echo "demo: HRW_LAB_INSTANCE must match [a-z][a-z0-9]{0,15}" >&2; exit 2; }
+  STATE=.lab/instances/$HRW_LAB_INSTANCE
+else
+  STATE=.lab
+fi
 
 if [ "${1:-}" = down ]; then
   tests/lab/lab.sh down
@@ -25,8 +34,8 @@ export ANSIBLE_DISPLAY_SKIPPED_HOSTS=false
 
 tests/lab/emulator.sh start
 # shellcheck source=/dev/null
-. <(python3 tests/tools/emulator_env.py "$ROOT/.lab/emulator.json" "$ROOT/.lab/ca-bundle.pem")
-tests/lab/lab.sh up 3 --emulator-json .lab/emulator.json
+. <(python3 tests/tools/emulator_env.py "$ROOT/$STATE/emulator.json" "$ROOT/$STATE/ca-bundle.pem")
+tests/lab/lab.sh up 3 --emulator-json "$STATE/emulator.json"
 
 echo "demo: running azure_automation.hybrid_worker.deploy_hrw against the emulator (${HRW_ARM_ENDPOINT})"
-ansible-playbook -i .lab/inventory.yml -i scripts/demo/inventory.yml azure_automation.hybrid_worker.deploy_hrw "$@"
+ansible-playbook -i "$STATE/inventory.yml" -i scripts/demo/inventory.yml azure_automation.hybrid_worker.deploy_hrw "$@"

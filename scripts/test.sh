@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 
 ALL_GATES=(shellcheck ps1-parse ps1-semantic ps1-spec-parity units units-2.16 emulator integration reliability lab molecule ansible-lint
-           sanity sanity-2.16 docs changelog build-importer execution-environment gate-selftest)
+           sanity sanity-2.16 docs changelog build-importer execution-environment gate-selftest fresh-clone)
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${ALL_GATES[@]}"; exit 0; fi
 GATES=("$@")
@@ -166,6 +166,27 @@ gate_gate-selftest() {
   scripts/sync-build.sh
   python -m pytest -q -p no:cacheprovider tests/tools/test_gates_catch_breakage.py tests/tools/test_failure_excerpt.py \
     tests/tools/test_ps1_semantic_check.py tests/tools/test_ps1_spec_parity.py
+}
+
+# The README's first command on a fresh clone: clone the committed HEAD (uncommitted changes are not in it) into a
+# temporary folder with no shared/ beside or above it, run scripts/demo.sh there on a lab instance of its own (the lab
+# image is cached by hash, so it is reused), then tear that lab down.
+gate_fresh-clone() {
+  local tmp dir rc=0 instance=freshclone
+  tmp=$(mktemp -d /tmp/hrw-fresh-clone.XXXXXX) || return 1
+  dir=$tmp/repo
+  while [ "$dir" != / ]; do
+    dir=$(dirname "$dir")
+    if [ -e "$dir/shared" ]; then echo "fresh-clone: $dir/shared exists, so the clone would not be fresh"; rm -rf "$tmp"; return 1; fi
+  done
+  HRW_LAB_INSTANCE=$instance tests/lab/lab.sh down >/dev/null 2>&1 || true  # hosts an interrupted run left behind
+  git clone -q --no-local "$ROOT" "$tmp/repo" || { rm -rf "$tmp"; return 1; }
+  echo "fresh-clone: $(git -C "$tmp/repo" log -1 --format='%h %s') (committed HEAD only) in $tmp/repo"
+  (cd "$tmp/repo" && env -u HRW_AZURE_SPECS HRW_LAB_INSTANCE=$instance scripts/demo.sh) || rc=1
+  (cd "$tmp/repo" && env -u HRW_AZURE_SPECS HRW_LAB_INSTANCE=$instance scripts/demo.sh down) || rc=1
+  rm -rf "$tmp"
+  [ $rc -eq 0 ] && echo "fresh-clone: checked scripts/demo.sh on a fresh clone (lab instance $instance)"
+  return $rc
 }
 
 # ---- runner ----------------------------------------------------------------------------------------------------------

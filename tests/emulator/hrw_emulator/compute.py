@@ -234,6 +234,14 @@ def build_machine(store, machine_id_, payload, existing=None):
     return body
 
 
+def _documents_status(req, operation_id, status):
+    """Whether the HybridCompute schema of the call's api-version documents that answer (no schema: assume it does)."""
+    specs = req.server.specs
+    version = specs.schema_version("Microsoft.HybridCompute", req.api_version)
+    operation = specs.by_id.get(("microsoft.hybridcompute", version, operation_id))
+    return operation is None or status in operation.responses
+
+
 def _strip_extensions(body):
     return body
 
@@ -381,6 +389,11 @@ def render_extension(req, record):
 
 def render_machine(req, record):
     body = req.store.body(record)
+    identity = body.get("identity")
+    if (record["kind"] == "machine" and isinstance(identity, dict) and str(identity.get("type")) == "None"
+            and "None" not in (req.server.specs.enum_of("Microsoft.HybridCompute", req.api_version, "Machines_Get", "200",
+                                                        ["identity", "type"]) or ["None"])):
+        del body["identity"]  # that api-version knows only SystemAssigned (2024-07-10): no identity is no property
     if record["kind"] == "vm" and _expand_instance_view(req):
         exts = req.store.children(body["id"], "vmExtension")
         body["properties"]["instanceView"] = {
@@ -441,6 +454,8 @@ def make_handlers(kind):
             return 204, None
         op_id = start_operation(req, kind, "delete", machine_id(req, kind), machine_id(req, kind).lower())
         complete(req.store, req.server, op_id)
+        if not _documents_status(req, "Machines_Delete", "202"):
+            return 200, None  # that api-version's delete is synchronous (2024-07-10: 200 or 204)
         return 202, None, operation_headers(req, op_id)
 
     @route("GET", ext_collection)

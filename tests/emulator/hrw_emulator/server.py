@@ -536,6 +536,7 @@ class Handler(BaseHTTPRequestHandler):
             if problems:
                 raise ArmError(400, "InvalidRequestContent",
                                "The request content was invalid and could not be deserialized: " + "; ".join(problems[:5]))
+            body = emu.specs.strip_read_only(operation.body_schema, body)  # ARM ignores read-only properties
         req = Request(emu, method, path, query, body, raw, api_version, params, self.headers)
         with store.lock:
             result = handler(req)
@@ -570,7 +571,7 @@ class Handler(BaseHTTPRequestHandler):
             if re.search(r"/providers/Microsoft\.Automation/locations/[^/]+/operation", path, re.IGNORECASE):
                 return self._manual(method, path)
             for group in ([api_version, "2024-10-23"] if api_version != "2024-10-23" else [api_version]):
-                operation, params = emu.specs.find(group, method, path)
+                operation, params = emu.specs.find(namespace, group, method, path)
                 if operation is not None:
                     return operation, automation.HANDLERS.get(operation.operation_id), params
             match = re.match(r"^/subscriptions/[^/]+/resourceGroups/(?P<resourceGroupName>[^/]+)/providers/"
@@ -580,7 +581,8 @@ class Handler(BaseHTTPRequestHandler):
                 return None, lambda req: automation.agent_registration(req, match["regen"]), match.groupdict()
             return None, None, None
         if namespace in ("microsoft.compute", "microsoft.hybridcompute"):
-            operation, _ = emu.specs.find("hybridcompute", method, path) if namespace == "microsoft.hybridcompute" else (None, None)
+            version = emu.specs.schema_version(namespace, api_version)  # that api-version's schema, else the newest
+            operation, _ = emu.specs.find(namespace, version, method, path) if version else (None, None)
             _, handler, params = self._manual(method, path)
             return operation, handler, params
         return self._resources(method, path)

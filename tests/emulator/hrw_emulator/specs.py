@@ -1,257 +1,251 @@
-"""Find the Azure REST specs, index their operations, and validate bodies against them.
+"""Index the operations of the compact API schema and validate request and response bodies against it.
 
-The specs are never copied into the repository: they live in ``shared/azure-specs`` beside the clone,
-or wherever ``HRW_AZURE_SPECS`` points.
+The compact schema (``schema/<provider>-<api-version>.json`` beside this file) holds derived facts of the official
+Azure REST specs only; ``tests/emulator/tools/compact_schema.py`` regenerates it from the swaggers, which stay outside
+the repository. The emulator never reads the swaggers.
+
+Checks, like Microsoft's traffic validator (oav):
+* request bodies: types, required (read-only properties are never required), enums, patterns, lengths, min/max;
+  read-only properties are ignored (removed before the handler sees the body, as ARM does);
+* response bodies: the same, plus no property the schema does not list (where it gives no ``additionalProperties``)
+  and no secret (``x-ms-secret``) property; read-only properties are expected there.
 """
 
 import json
-import os
 import re
 import threading
 from pathlib import Path
 
 import jsonschema
 
-ENV_VAR = "HRW_AZURE_SPECS"
-
-# Swagger files the emulator serves, relative to <specs>/specification, with the api-versions they describe.
-AUTOMATION = "automation/resource-manager/Microsoft.Automation"
-SPEC_FILES = {
-    "2024-10-23": [
-        f"{AUTOMATION}/Automation/stable/2024-10-23/{name}.json"
-        for name in ("account", "hybridRunbookWorker", "hybridRunbookWorkerGroup", "module",
-                     "python3package", "runbook", "job")
-    ],
-    "2023-11-01": [
-        f"{AUTOMATION}/stable/2023-11-01/hybridRunbookWorker.json",
-        f"{AUTOMATION}/stable/2023-11-01/hybridRunbookWorkerGroup.json",
-        f"{AUTOMATION}/Automation/stable/2023-11-01/powershell72Module.json",
-    ],
-    "hybridcompute": [
-        "hybridcompute/resource-manager/Microsoft.HybridCompute/HybridCompute/stable/2026-09-01/openapi.json",
-    ],
-}
+SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 
 
 class SpecsNotFound(RuntimeError):
     pass
 
 
-def find_specs_root(start=None):
-    """Return the azure-specs directory (the one holding ``specification/``)."""
-    env = os.environ.get(ENV_VAR)
-    if env:
-        root = Path(env)
-        if (root / "specification").is_dir():
-            return root
-        raise SpecsNotFound(f"{ENV_VAR}={env} has no specification/ folder")
-    here = Path(start or __file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "shared" / "azure-specs"
-        if (candidate / "specification").is_dir():
-            return candidate
-    raise SpecsNotFound(
-        "Azure REST specs not found: set HRW_AZURE_SPECS to the azure-specs directory "
-        "(the folder that contains specification/), or place it at ../shared/azure-specs beside the repository")
+class Schema:
+    """A schema of one operation body, with the definitions of its file and the direction it is checked in."""
 
+    __slots__ = ("root", "source", "mode")
 
-def _key(path, pointer):
-    return re.sub(r"[^A-Za-z0-9]+", "_", f"{path}#{pointer}")
-
-
-class _Bundler:
-    """Inline swagger $refs across files into one ``definitions`` map usable by jsonschema."""
-
-    def __init__(self, spec_dir):
-        self.spec_dir = spec_dir
-        self.files = {}
-        self.definitions = {}
-        self.missing = set()  # referenced files absent from the copy: their schemas accept anything
-
-    def load(self, path):
-        wanted = path
-        path = self._existing(path)
-        if path is None:
-            wanted = os.path.normpath(wanted)
-            self.missing.add(os.path.relpath(wanted, self.spec_dir) if wanted.startswith(str(self.spec_dir)) else wanted)
-            return None, None
-        if path not in self.files:
-            with open(path, encoding="utf-8-sig") as handle:
-                self.files[path] = json.load(handle)
-        return path, self.files[path]
-
-    def _existing(self, path):
-        path = Path(os.path.normpath(path))
-        if path.exists():
-            return path
-        # Upstream moved folders; a copied file may sit in a sibling version folder or the old layout.
-        parts = path.parts
-        for cut in range(len(parts) - 3, 0, -1):
-            tail = Path(*parts[cut:])
-            base = Path(*parts[:cut])
-            for anc in [base, *base.parents]:
-                if len(anc.parts) < len(self.spec_dir.parts):
-                    break
-                hits = sorted(anc.rglob(str(tail)))
-                if hits:
-                    return Path(os.path.normpath(hits[0]))
-            if len(tail.parts) >= 3:
-                break
-        return None
-
-    def resolve_pointer(self, doc, pointer):
-        node = doc
-        for part in [p for p in pointer.split("/") if p]:
-            node = node[part.replace("~1", "/").replace("~0", "~")]
-        return node
-
-    def ref(self, base_file, ref):
-        """Return (file, pointer) of a $ref seen in base_file."""
-        file_part, _, pointer = ref.partition("#")
-        target = Path(base_file).parent / file_part if file_part else Path(base_file)
-        path, _ = self.load(target)
-        return path, pointer  # path None: file not in the copy
-
-    def deref(self, base_file, node):
-        """Follow a top-level $ref (for parameters/responses); returns (file, node)."""
-        while isinstance(node, dict) and "$ref" in node:
-            path, pointer = self.ref(base_file, node["$ref"])
-            if path is None:
-                return base_file, {}
-            base_file, node = path, self.resolve_pointer(self.files[path], pointer)
-        return base_file, node
-
-    def schema(self, base_file, node):
-        """Rewrite a schema so every $ref points into self.definitions."""
-        if isinstance(node, list):
-            return [self.schema(base_file, item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        if "$ref" in node:
-            path, pointer = self.ref(base_file, node["$ref"])
-            if path is None:
-                return {}
-            key = _key(path.relative_to(self.spec_dir), pointer)
-            if key not in self.definitions:
-                self.definitions[key] = {}
-                target = self.resolve_pointer(self.files[path], pointer)
-                self.definitions[key] = self.schema(path, target)
-            return {"$ref": f"#/definitions/{key}"}
-        out = {}
-        for name, value in node.items():
-            if name in ("x-ms-examples", "example", "examples", "description"):
-                continue
-            if name == "properties" and isinstance(value, dict):
-                out[name] = {prop: self.schema(base_file, sub) for prop, sub in value.items()}
-            else:
-                out[name] = self.schema(base_file, value)
-        if "type" not in out and ("properties" in out or "additionalProperties" in out) and "$ref" not in out:
-            out["type"] = "object"  # swagger often leaves it implicit
-        if out.get("type") == "file":
-            del out["type"]
-        if node.get("x-nullable") and "type" in out:
-            out["type"] = [out["type"], "null"] if isinstance(out["type"], str) else out["type"] + ["null"]
-        return out
+    def __init__(self, root, source, mode):
+        self.root, self.source, self.mode = root, source, mode
 
 
 class Operation:
-    def __init__(self, method, template, operation_id, api_version, regex, body_schema, responses):
-        self.method = method
-        self.template = template
-        self.operation_id = operation_id
+    def __init__(self, provider, api_version, data, source):
+        self.provider = provider
         self.api_version = api_version
-        self.regex = regex
-        self.body_schema = body_schema
-        self.responses = responses  # status -> schema or None ("default" included)
+        self.method = data["method"]
+        self.template = data["path"]
+        self.operation_id = data["operationId"]
+        self.regex = _template_regex(self.template)
+        self.parameters = data["parameters"]
+        body = data.get("body")
+        self.body_schema = Schema(body["schema"], source, "request") if body else None
+        self.body_required = bool(body and body["required"])
+        self.responses = {status: (Schema(schema, source, "response") if schema is not None else None)
+                          for status, schema in data["responses"].items()}
+        self.long_running = bool(data.get("long_running"))
 
 
 def _template_regex(template):
     pattern = ""
     for piece in re.split(r"(\{[^}]+\})", template):
         if piece.startswith("{"):
-            pattern += f"(?P<{piece[1:-1]}>[^/]+)"
+            pattern += f"(?P<{re.sub(r'[^A-Za-z0-9_]', '_', piece[1:-1])}>[^/]+)"
         else:
             pattern += re.escape(piece)
     return re.compile(f"^{pattern}$", re.IGNORECASE)
 
 
-class SpecIndex:
-    """Operations of the served swagger files, with validators for request and response bodies."""
+def _secret(validator, value, instance, schema):
+    if value:
+        yield jsonschema.ValidationError("is a secret (x-ms-secret) and must never be returned in a response")
 
-    def __init__(self, root=None):
-        self.root = Path(root) if root else find_specs_root()
-        self.spec_dir = self.root / "specification"
-        self.bundler = _Bundler(self.spec_dir)
-        self.operations = []  # list of Operation
-        self.by_id = {}  # (group, operationId) -> Operation
-        self.example_refs = {}  # example file name -> (group, operationId)
-        for group, files in SPEC_FILES.items():
-            for rel in files:
-                self._index(group, self.spec_dir / rel)
+
+# Draft 4 plus x-ms-secret (checked only in response schemas: request schemas have the keyword removed).
+_Validator = jsonschema.validators.extend(jsonschema.Draft4Validator, {"x-ms-secret": _secret})
+
+
+def _prepare(node, mode):
+    """Turn a compact schema node into a JSON Schema (Draft 4) for one direction."""
+    if isinstance(node, list):
+        return [_prepare(item, mode) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "properties":
+            out[key] = {name: _prepare(sub, mode) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            out[key] = _prepare(value, mode)
+        elif key == "x-ms-secret" and mode != "response":
+            continue
+        else:
+            out[key] = value
+    if mode == "request" and "required" in out:
+        props = node.get("properties", {})
+        out["required"] = [r for r in out["required"] if not props.get(r, {}).get("readOnly")]
+        if not out["required"]:
+            del out["required"]
+    if (mode == "response" and "properties" in out and "additionalProperties" not in out
+            and "discriminator" not in out):
+        out["additionalProperties"] = False
+    if node.get("x-nullable") and "type" in out:
+        out["type"] = [out["type"], "null"] if isinstance(out["type"], str) else [*out["type"], "null"]
+    if "$ref" in out:
+        # Draft 4 ignores a $ref's siblings: keep what they say about this use of the type.
+        extra = {key: out.pop(key) for key in list(out) if key != "$ref"}
+        if node.get("x-nullable"):
+            return {"anyOf": [{"$ref": out["$ref"]}, {"type": "null"}]}
+        if extra.get("x-ms-secret") and mode == "response":
+            return {"allOf": [{"$ref": out["$ref"]}, {"x-ms-secret": True}]}
+    return out
+
+
+class SpecIndex:
+    """Operations of the compact schema files, with validators for request and response bodies."""
+
+    def __init__(self, schema_dir=None):
+        self.schema_dir = Path(schema_dir or SCHEMA_DIR)
+        files = sorted(self.schema_dir.glob("*.json"))
+        if not files:
+            raise SpecsNotFound(f"compact API schema not found in {self.schema_dir}: regenerate it with "
+                                "tests/emulator/tools/compact_schema.py")
+        self.files = {}  # source name -> parsed compact file
+        self.operations = []
+        self.by_id = {}  # (api_version, operationId) -> Operation; also (provider, api_version, operationId)
+        self.versions = {}  # provider (lower case) -> api-versions with a schema, newest first
+        for path in files:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            provider, version = data["provider"].lower(), data["api_version"]
+            self.files[path.name] = data
+            self.versions.setdefault(provider, []).append(version)
+            for item in data["operations"]:
+                operation = Operation(provider, version, item, path.name)
+                self.operations.append(operation)
+                self.by_id.setdefault((version, operation.operation_id), operation)
+                self.by_id[(provider, version, operation.operation_id)] = operation
+        for versions in self.versions.values():
+            versions.sort(reverse=True)
         self._validators = {}
+        self._definitions = {}
         self._lock = threading.Lock()
 
-    def _index(self, group, path):
-        path, doc = self.bundler.load(path)
-        for template, ops in doc.get("paths", {}).items():
-            shared = ops.get("parameters", [])
-            for method, op in ops.items():
-                if method == "parameters":
-                    continue
-                body_schema = None
-                for param in shared + op.get("parameters", []):
-                    pfile, param = self.bundler.deref(path, param)
-                    if param.get("in") == "body":
-                        body_schema = self.bundler.schema(pfile, param.get("schema", {}))
-                responses = {}
-                for status, resp in op.get("responses", {}).items():
-                    rfile, resp = self.bundler.deref(path, resp)
-                    responses[status] = self.bundler.schema(rfile, resp["schema"]) if "schema" in resp else None
-                operation = Operation(method.upper(), template, op["operationId"], group,
-                                      _template_regex(template), body_schema, responses)
-                self.operations.append(operation)
-                self.by_id[(group, op["operationId"])] = operation
-                for example in op.get("x-ms-examples", {}).values():
-                    self.example_refs.setdefault(os.path.basename(example["$ref"]), (group, op["operationId"]))
+    def sources(self):
+        """Provenance of every compact file: {file name: [{path, sha256, ...}]}."""
+        return {name: data["sources"] for name, data in sorted(self.files.items())}
 
-    def find(self, group, method, path):
+    def schema_version(self, provider, api_version):
+        """The api-version whose schema checks a call: the same one if there is a schema for it, else the newest."""
+        versions = self.versions.get(provider.lower())
+        if not versions:
+            return None
+        return api_version if api_version in versions else versions[0]
+
+    def find(self, provider, api_version, method, path):
         for operation in self.operations:
-            if operation.api_version == group and operation.method == method:
+            if operation.provider == provider.lower() and operation.api_version == api_version and operation.method == method:
                 match = operation.regex.match(path)
                 if match:
                     return operation, match.groupdict()
         return None, None
 
     def _validator(self, schema):
-        key = id(schema)
+        key = (id(schema.root), schema.mode)
         with self._lock:
-            validator = self._validators.get(key)
-            if validator is None:
-                full = dict(schema)
-                full["definitions"] = self.bundler.definitions
-                validator = jsonschema.Draft4Validator(full)
-                self._validators[key] = (validator, schema)
-            else:
-                validator = validator[0]
-        return validator
+            found = self._validators.get(key)
+            if found is None:
+                dkey = (schema.source, schema.mode)
+                if dkey not in self._definitions:
+                    self._definitions[dkey] = {name: _prepare(d, schema.mode)
+                                               for name, d in self.files[schema.source]["definitions"].items()}
+                full = _prepare(schema.root, schema.mode)
+                full["definitions"] = self._definitions[dkey]
+                found = (_Validator(full), schema)  # keep schema alive: its id() is the key
+                self._validators[key] = found
+        return found[0]
 
     def errors(self, schema, instance):
-        """Return a list of readable validation errors (empty when valid)."""
+        """Readable validation errors (empty when valid)."""
         if schema is None:
             return []
         found = []
-        for error in self._validator(schema).iter_errors(instance):
+        for error in sorted(self._validator(schema).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
             where = "/".join(str(p) for p in error.absolute_path) or "<body>"
             found.append(f"{where}: {error.message}")
         return found
+
+    def _resolve(self, schema, node):
+        while isinstance(node, dict) and "$ref" in node:
+            node = self.files[schema.source]["definitions"][node["$ref"].rsplit("/", 1)[-1]]
+        return node if isinstance(node, dict) else {}
+
+    def strip_read_only(self, schema, body):
+        """The request body without its read-only properties (ARM ignores them; the handler never sees them)."""
+        if schema is None:
+            return body
+        return self._strip(schema, schema.root, body, 0)
+
+    def _strip(self, schema, node, value, depth):
+        node = self._resolve(schema, node)
+        if depth > 32:
+            return value
+        if isinstance(value, dict):
+            props = node.get("properties", {})
+            extra = node.get("additionalProperties")
+            out = {}
+            for key, item in value.items():
+                if key in props and props[key].get("readOnly"):
+                    continue
+                sub = self._resolve(schema, props[key]) if key in props else None
+                if sub is not None and sub.get("readOnly"):
+                    continue
+                if sub is not None:
+                    out[key] = self._strip(schema, sub, item, depth + 1)
+                elif isinstance(extra, dict):
+                    out[key] = self._strip(schema, extra, item, depth + 1)
+                else:
+                    out[key] = item
+            return out
+        if isinstance(value, list) and "items" in node:
+            return [self._strip(schema, node["items"], item, depth + 1) for item in value]
+        return value
+
+    def read_only_paths(self, schema, body):
+        """Where a request body carries read-only properties (for tests and logs)."""
+        stripped = self.strip_read_only(schema, body)
+        return sorted(_diff_paths(body, stripped))
+
+    def enum_of(self, provider, api_version, operation_id, status, names):
+        """The enum of a property of an operation's answer (names: the property path), or None if it has none."""
+        version = self.schema_version(provider, api_version)
+        operation = self.by_id.get((provider.lower(), version, operation_id))
+        schema = operation.responses.get(status) if operation else None
+        if schema is None:
+            return None
+        node = self._resolve(schema, schema.root)
+        for name in names:
+            node = self._resolve(schema, node.get("properties", {}).get(name, {}))
+        return node.get("enum")
 
     def response_schema(self, operation, status):
         if str(status) in operation.responses:
             return operation.responses[str(status)], True
         return operation.responses.get("default"), False
 
-    def example_files(self):
-        """All example files of the automation specs: (path, group, operationId or None)."""
-        base = self.spec_dir / AUTOMATION
-        for path in sorted(base.rglob("examples/**/*.json")):
-            yield path, *self.example_refs.get(path.name, (None, None))
+
+def _diff_paths(full, stripped, where=""):
+    if isinstance(full, dict) and isinstance(stripped, dict):
+        for key, value in full.items():
+            here = f"{where}/{key}" if where else key
+            if key not in stripped:
+                yield here
+            else:
+                yield from _diff_paths(value, stripped[key], here)
+    elif isinstance(full, list) and isinstance(stripped, list):
+        for index, (a, b) in enumerate(zip(full, stripped)):
+            yield from _diff_paths(a, b, f"{where}/{index}")

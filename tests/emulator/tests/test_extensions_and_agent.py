@@ -42,8 +42,9 @@ def test_vm_put_patch_identity_and_os_type(emu, compute):
 
 def test_vm_extension_lro_and_simulated_heartbeat(emu, compute, automation):
     rg, aa = emu["resource_group"], emu["automation_account"]
+    disk = {"osType": "Linux", "createOption": "FromImage"}  # createOption is required (Compute 2024-07-01 schema)
     compute.virtual_machines.begin_create_or_update(rg, "vm1", {"location": emu["location"], "identity": {"type": "SystemAssigned"},
-                                                                "properties": {"storageProfile": {"osDisk": {"osType": "Linux"}}}}).result()
+                                                                "properties": {"storageProfile": {"osDisk": disk}}}).result()
     automation.hybrid_runbook_worker_group.create(rg, aa, "vmg", {})
     wid = "6f1d3c55-5b8e-4f1e-9a4e-2a8d4c1c0a01"
     automation.hybrid_runbook_workers.create(rg, aa, "vmg", wid, {"properties": {"vmResourceId": emu.vm_id("vm1")}})
