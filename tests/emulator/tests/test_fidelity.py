@@ -37,7 +37,7 @@ def _ext(emu, ext_type="HybridWorkerForLinux", version="1.1"):
 def _vm(emu, compute, name, os_type="Linux"):
     compute.virtual_machines.begin_create_or_update(emu["resource_group"], name, {
         "location": emu["location"], "identity": {"type": "SystemAssigned"},
-        "properties": {"storageProfile": {"osDisk": {"osType": os_type}}}}).result()
+        "properties": {"storageProfile": {"osDisk": {"osType": os_type, "createOption": "FromImage"}}}}).result()
 
 
 def _arc(emu, hybrid, name, os_type="linux"):

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -283,6 +284,10 @@ def test_vm_identity_and_extension_answers_pass_the_strict_check(emu):
         assert emu.arm("GET", f"{path}/extensions/HybridWorkerExtension{query}", api_version="2024-07-01")[0] == 200
         assert emu.arm("GET", f"{path}{query}", api_version="2024-07-01")[0] == 200
     assert emu.arm("GET", f"{path}/extensions", api_version="2024-07-01")[0] == 200
+    deadline = time.monotonic() + 30  # a DELETE while the PUT's operation runs is refused (409), as on Azure
+    while emu.arm("GET", f"{path}/extensions/HybridWorkerExtension", api_version="2024-07-01")[2]["properties"].get(
+            "provisioningState") in ("Creating", "Updating") and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert emu.arm("DELETE", f"{path}/extensions/HybridWorkerExtension", api_version="2024-07-01")[0] in (200, 202, 204)
     assert emu.admin("GET", "response-errors") == []
 
