@@ -33,7 +33,7 @@ _CREDENTIAL_FORBIDDEN = set('<>*%&:\\?.+/')
 # typeHandlerVersion: major.minor, optionally followed by build and revision numbers (1.1, 1.1.11, 1.3.63.0).
 _VERSION_RE = re.compile(r"^[0-9]{1,5}\.[0-9]{1,5}(\.[0-9]{1,9}){0,2}$")
 
-_HOST_LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_HOST_LABEL_RE = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")  # underscores: some internal DNS names have them
 _IPV4_RE = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$")
 _IPV6_RE = re.compile(r"^\[[0-9A-Fa-f:.]{2,45}\]$")
 

@@ -145,7 +145,7 @@ options:
     description:
       - After the changes, wait until the worker's C(lastSeenDateTime) is at most O(heartbeat_max_age) seconds old.
       - Skipped in check mode.
-      - Refused with O(install_extension=false): the heartbeat comes from the extension, which the task then does not install.
+      - Refused with O(install_extension=false), because the heartbeat comes from the extension, which the task then does not install.
     type: bool
     default: false
   heartbeat_timeout:
