@@ -21,7 +21,7 @@ from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ex
     TYPES, ExtensionOptions, desired_extension, differences, extension_view)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._groups import refuse_system_group
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._hybrid_worker import (
-    MachineService, worker_view)
+    EXTENSION_NAME, MachineService, worker_view)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import (
     derive_worker_id, normalize_guid, parse_machine_id)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._timeutil import age_seconds
@@ -157,6 +157,8 @@ class Registrar(object):
         machine = os_type = None
         if self.params.get("install_extension", True):
             machine, os_type = self._machine_for_extension(spec)
+        elif self.params.get("wait_for_heartbeat"):
+            self._check_heartbeat_can_come(spec)
         record = index.find(spec.key)
         before["record"] = _record_view(record)
         if record is not None and record["group"].lower() != self.group.lower():
@@ -221,6 +223,14 @@ class Registrar(object):
             raise StateError("Failed to choose the HybridWorker extension type for %s: its OS type is unknown; set os_type"
                              % MachineService.label(machine_id))
         return machine, os_type
+
+    def _check_heartbeat_can_come(self, spec):
+        """wait_for_heartbeat with install_extension=false: only an extension installed by other means sends heartbeats."""
+        if self.machines.get_extension(spec.machine) is None:
+            raise OptionError("wait_for_heartbeat", "cannot be met for %s: it has no %s and install_extension is false, and "
+                                                    "only that extension sends heartbeats, so the wait could only time out. "
+                                                    "Set install_extension=true, or wait_for_heartbeat=false"
+                              % (MachineService.label(spec.machine), EXTENSION_NAME))
 
     def _ensure_machine(self, spec, machine, os_type, actions, before, after):
         machine_id = spec.machine

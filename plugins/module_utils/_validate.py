@@ -161,9 +161,3 @@ def validate_register_options(params, hide=None):
     validate_proxy_server(params.get("proxy_server"), hide=hide)
     if params.get("proxy_username") is not None and params.get("proxy_server") and not params["proxy_username"].strip():
         raise OptionError("proxy_username", "must not be empty; omit it for a proxy without authentication")
-    if params.get("state", "present") == "present" and params.get("wait_for_heartbeat") and not params.get("install_extension", True):
-        raise OptionError("wait_for_heartbeat", "cannot be true with install_extension=false: a worker sends heartbeats "
-                                                "only through the HybridWorker extension, which this task then does not "
-                                                "install, so the wait could only time out. Set install_extension=true, or "
-                                                "wait with hrw_worker_info (until/retries) once the extension is installed "
-                                                "by other means")

@@ -145,7 +145,8 @@ options:
     description:
       - After the changes, wait until the worker's C(lastSeenDateTime) is at most O(heartbeat_max_age) seconds old.
       - Skipped in check mode.
-      - Refused with O(install_extension=false), because the heartbeat comes from the extension, which the task then does not install.
+      - With O(install_extension=false) the heartbeat can only come from a C(HybridWorkerExtension) installed by other means; when
+        the machine has none, the task fails before any write instead of waiting out O(heartbeat_timeout).
     type: bool
     default: false
   heartbeat_timeout:

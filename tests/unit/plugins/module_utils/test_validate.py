@@ -113,14 +113,6 @@ def test_time_bounds(option, value):
     raises_option(option, validate_register_options, register_params(**{option: value}))
 
 
-def test_heartbeat_without_extension_is_refused():
-    msg = raises_option("wait_for_heartbeat", validate_register_options,
-                        register_params(wait_for_heartbeat=True, install_extension=False))
-    assert "extension" in msg and "install_extension" in msg
-    validate_register_options(register_params(wait_for_heartbeat=True))
-    validate_register_options(register_params(wait_for_heartbeat=True, install_extension=False, state="absent"))
-
-
 def test_empty_proxy_username_with_a_proxy_is_refused():
     raises_option("proxy_username", validate_register_options, register_params(proxy_server="10.0.0.1:3128", proxy_username=" "))
 

@@ -15,7 +15,7 @@ from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils imp
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import parse_machine_id
 from ansible_collections.azure_automation.hybrid_worker.plugins.modules import hrw_group, hrw_group_info, hrw_register
 
-from hrw_fakes import arc_id, vm_id
+from hrw_fakes import arc_id, iso, vm_id
 
 REAL_RESOLVE = _module.HrwModule.resolve  # the services fixture replaces it
 
@@ -78,7 +78,6 @@ def test_group_info_refuses_a_look_alike_name(world, run_module):
     ({"proxy_server": "not a proxy at all"}, "proxy_server"),
     ({"proxy_server": "ftp://10.0.0.1:21"}, "proxy_server"),
     ({"group": u"g\u200b"}, "group"),
-    ({"wait_for_heartbeat": True, "install_extension": False}, "wait_for_heartbeat"),
     ({"heartbeat_timeout": 0}, "heartbeat_timeout"),
     ({"wait_timeout": 10 ** 7}, "wait_timeout"),
 ])
@@ -86,6 +85,26 @@ def test_register_bad_options(world, run_module, args, option):
     automation, machines = world
     outcome = run_module(hrw_register.main, dict({"group": "g", "vm_resource_id": vm_id("vm1")}, **args))
     assert_refused(outcome, option, automation, machines)
+
+
+def test_heartbeat_wait_without_any_extension_fails_at_once(world, run_module):
+    # Before: the record was created, then the task waited out heartbeat_timeout for a heartbeat nothing could send.
+    automation, machines = world
+    args = {"group": "g", "vm_resource_id": vm_id("vm1"), "install_extension": False, "wait_for_heartbeat": True,
+            "heartbeat_timeout": 2}
+    outcome = run_module(hrw_register.main, args)
+    assert_refused(outcome, "wait_for_heartbeat", automation, machines, reads=True)
+    assert "install_extension" in outcome.result["msg"] and "HybridWorkerExtension" in outcome.result["msg"]
+    assert not automation.workers["g"]
+
+
+def test_heartbeat_wait_with_an_extension_installed_by_other_means(world, run_module):
+    automation, machines = world
+    machines.put_extension(parse_machine_id(vm_id("vm1")), {"properties": {}})
+    automation.add_worker("g", "w1", vm_id("vm1"), last_seen=iso(5))
+    args = {"group": "g", "vm_resource_id": vm_id("vm1"), "install_extension": False, "wait_for_heartbeat": True}
+    outcome = run_module(hrw_register.main, args)
+    assert not outcome.failed and outcome.result["worker"]["worker_id"] == "w1"
 
 
 def test_register_fleet_items_are_checked_before_any_call(world, run_module):
