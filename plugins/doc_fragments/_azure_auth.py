@@ -57,8 +57,10 @@ options:
     type: str
   cert_validation_mode:
     description:
-      - V(validate) verifies the TLS certificates of Azure (and of the metadata URL) against the system trust store, or against
-        E(REQUESTS_CA_BUNDLE) when set. V(ignore) turns verification off; use it only for a test endpoint you control.
+      - V(validate) verifies the TLS certificates of Azure (and of the metadata URL) against the CA bundle of the Python
+        C(requests) library, or against E(REQUESTS_CA_BUNDLE) (else E(CURL_CA_BUNDLE)) when set. A variable that names a missing
+        or unreadable file fails the task before any call, naming the variable and the file. E(SSL_CERT_FILE) is not used.
+      - V(ignore) turns verification off; use it only for a test endpoint you control.
       - If not set, the environment variable E(AZURE_CERT_VALIDATION_MODE) is used, else V(validate).
     type: str
     choices: [validate, ignore]
@@ -78,6 +80,10 @@ requirements:
   - azure-core >= 1.30.0
   - azure-mgmt-automation >= 2.0.0
 notes:
+  - An option that the chosen O(auth_source) reads (O(subscription_id), O(client_id), O(secret), O(tenant), O(profile),
+    O(cloud_environment)) and that is set to an empty string, directly or through its environment variable, fails the task
+    naming the option. An empty value is not the same as an unset one, and authentication would otherwise fall back to
+    another identity.
   - All options of this group can be set once for every module of the collection that talks to Azure with
     C(module_defaults) and the action group C(group/azure_automation.hybrid_worker.hrw).
   - Requests that Azure throttles (HTTP 429), server errors (5xx) and connection errors are retried with a capped, jittered

@@ -19,7 +19,7 @@ import os
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
-    AuthError, MissingLibraryError, OptionError)
+    AuthError, HrwError, MissingLibraryError, OptionError)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import (
     is_guid, validate_account_name, validate_resource_group)
 
@@ -52,6 +52,23 @@ KNOWN_CLOUDS["azure_us_gov_cloud"] = KNOWN_CLOUDS["azureusgovernment"]
 KNOWN_CLOUDS["azure_china_cloud"] = KNOWN_CLOUDS["azurechinacloud"]
 
 CREDENTIALS_FILE = os.path.join("~", ".azure", "credentials")
+
+# Environment variables of each connection option (as in AZURE_AUTH_ARGSPEC), named in messages.
+OPTION_ENV = dict((name, spec["fallback"][1]) for name, spec in AZURE_AUTH_ARGSPEC.items() if "fallback" in spec)
+
+# The options each auth_source reads. An empty string in one of them is refused: it would not mean "unset" (an option set
+# to "" hides its environment variable) and the credential chain would silently fall back to another identity.
+OPTIONS_USED_BY = {
+    "auto": ("subscription_id", "client_id", "secret", "tenant", "profile", "cloud_environment"),
+    "env": ("subscription_id", "client_id", "secret", "tenant", "cloud_environment"),
+    "credential_file": ("subscription_id", "client_id", "secret", "tenant", "profile", "cloud_environment"),
+    "cli": ("subscription_id", "cloud_environment"),
+    "msi": ("subscription_id", "client_id", "cloud_environment"),
+}
+
+# The variables requests (under every Azure SDK client here) reads for the CA bundle, first set one wins.
+# SSL_CERT_FILE is not among them: requests passes its own bundle to OpenSSL, so that variable is never used.
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 class CloudEndpoints(object):
@@ -174,14 +191,58 @@ def _cloud_from_metadata(url, document):
     return CloudEndpoints(entry.get("name") or "custom", arm, login, audiences[0], from_metadata=True)
 
 
+def refuse_empty_options(params, source, env):
+    """OptionError for an option of ``source`` that is set to an empty (or blank) string, naming a variable that set it."""
+    for option in OPTIONS_USED_BY.get(source, OPTIONS_USED_BY["auto"]):
+        value = params.get(option)
+        if value is None or str(value).strip():
+            continue
+        names = OPTION_ENV.get(option, [])
+        empty_vars = [name for name in names if name in env and not str(env[name]).strip()]
+        origin = (" (it comes from the environment variable %s, which is set but empty; unset it)" % empty_vars[0]
+                  if empty_vars else "")
+        unset = "leave it unset to use %s or " % " / ".join(names) if names else "leave it unset to use "
+        raise OptionError(option, "is empty%s; an empty value does not mean unset here: give a value, or %sanother "
+                                  "credential source (auth_source)" % (origin, unset))
+
+
+def check_ca_bundle(env, verify=True):
+    """The CA bundle requests will use from the environment, or None; HrwError naming the variable when it is unusable.
+
+    Without this check requests fails at the first call with an OSError that names neither the variable nor the fix.
+    """
+    if not verify:
+        return None  # cert_validation_mode ignore: requests does not read the variables
+    for name in CA_BUNDLE_VARIABLES:
+        path = env.get(name)
+        if not path:
+            continue
+        if os.path.isdir(path):
+            return path
+        if not os.path.exists(path):
+            problem = "which does not exist"
+        elif not os.path.isfile(path):
+            problem = "which is not a file or directory"
+        elif not os.access(path, os.R_OK):
+            problem = "which this user cannot read"
+        else:
+            return path
+        raise HrwError("The environment variable %s names the CA bundle %s, %s; TLS connections to Azure cannot be verified. "
+                       "Point %s to a PEM file (or directory) of trusted CA certificates, or unset it to use the default bundle"
+                       % (name, path, problem, name), variable=name)
+    return None
+
+
 def resolve_auth(params, env=None, credentials_path=None, fetch=None, cli_runner=None):
     """Decide how to authenticate. Raises OptionError/AuthError naming the option at fault. No network except metadata."""
     env = os.environ if env is None else env
     validate_resource_group(params.get("resource_group"))
     validate_account_name(params.get("automation_account"))
     source = params.get("auth_source") or "auto"
+    refuse_empty_options(params, source, env)
     verify_mode = params.get("cert_validation_mode") or "validate"
     verify = verify_mode != "ignore"
+    check_ca_bundle(env, verify)
     values = dict((k, params.get(k)) for k in ("subscription_id", "client_id", "secret", "tenant", "cloud_environment"))
 
     profile_values = None

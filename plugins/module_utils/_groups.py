@@ -14,6 +14,16 @@ from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._hy
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import parse_machine_id
 
 
+def refuse_system_group(automation, name, group, action):
+    """StateError before any write when ``group`` (an ARM group, or None) is a System group: Azure refuses every change.
+
+    One check for hrw_group (update, delete) and hrw_register (register or remove workers); ``action`` is the verb phrase.
+    """
+    if group is not None and str(group_view(group)["group_type"]).lower() == "system":
+        raise StateError("Failed to %s %s: it is a System group (Update Management's); it cannot be changed"
+                         % (action, automation.group_label(name)))
+
+
 class GroupManager(object):
     def __init__(self, automation, machines, check_mode=False):
         self.automation = automation
@@ -32,9 +42,7 @@ class GroupManager(object):
         wanted = before["credential_name"] if credential_name is None else (credential_name or None)
         if wanted == before["credential_name"]:
             return self._result(False, [], before, before)
-        if before["group_type"].lower() == "system":
-            raise StateError("Failed to update %s: it is a System group (Update Management's); it cannot be changed"
-                             % self.automation.group_label(name))
+        refuse_system_group(self.automation, name, current, "update")
         after = dict(before, credential_name=wanted)
         if not self.check_mode:
             after = group_view(self.automation.update_group(name, wanted)) or after
@@ -51,9 +59,7 @@ class GroupManager(object):
         if current is None:
             return self._result(False, [], None, None)
         before = group_view(current)
-        if before["group_type"].lower() == "system":
-            raise StateError("Failed to delete %s: it is a System group (Update Management's); it cannot be changed"
-                             % self.automation.group_label(name))
+        refuse_system_group(self.automation, name, current, "delete")
         workers = [worker_view(name, w) for w in self.automation.list_workers(name)]
         before["workers"] = sorted(w["worker_id"] for w in workers)
         actions = []

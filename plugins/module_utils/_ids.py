@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import unicodedata
 import uuid
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import OptionError
@@ -108,7 +109,59 @@ def validate_group_name(value, option="name"):
         raise OptionError(option, "%r contains characters Azure refuses in a hybrid worker group name: %s" % (value, " ".join(repr(c) for c in bad)))
     if value != value.strip() or value.endswith("."):
         raise OptionError(option, "%r must not start or end with a space or end with a dot" % (value,))
+    check_visible_name(value, option, "hybrid worker group")
     return value
+
+
+# Scripts that mix with Latin in real names without making a letter look like a Latin one (Unicode TS #39,
+# "highly restrictive": Latin + Han + Hiragana + Katakana, Latin + Han + Hangul, Latin + Han + Bopomofo).
+_MIXES_WITH_LATIN = ("LATIN", "CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO")
+
+
+def _code_point(char):
+    return "U+%04X (%s)" % (ord(char), unicodedata.name(char, "unnamed"))
+
+
+def name_character_problem(value):
+    """Why ``value`` could pass for another name (an invisible or look-alike character), or None.
+
+    Refused: format and control characters (zero-width space, joiners, bidi marks, BOM), spaces other than U+0020,
+    unassigned and private-use code points, combining marks (a decomposed accent looks like a composed one),
+    compatibility forms (fullwidth, mathematical or ligature letters that NFKC folds to plain ones), modifier letters,
+    and letters of a script that imitates Latin (Cyrillic, Greek, ...) in a name that also has Latin letters.
+    """
+    scripts = {}
+    for position, char in enumerate(value):
+        category = unicodedata.category(char)
+        if char == " ":
+            continue
+        if category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"):
+            return "%s at position %d is an invisible or non-printing character" % (_code_point(char), position)
+        if category in ("Mn", "Mc", "Me"):
+            return ("%s at position %d is a combining mark (write the accented letter as one character, Unicode NFC)"
+                    % (_code_point(char), position))
+        if unicodedata.normalize("NFKC", char) != char:
+            return ("%s at position %d is a compatibility form of %r and looks like it"
+                    % (_code_point(char), position, unicodedata.normalize("NFKC", char)))
+        if category == "Lm":
+            return "%s at position %d is a modifier letter that looks like punctuation" % (_code_point(char), position)
+        if category.startswith("L"):
+            scripts.setdefault(unicodedata.name(char, "UNKNOWN").split(" ")[0], []).append(position)
+    if "LATIN" in scripts:
+        foreign = sorted((positions[0], script) for script, positions in scripts.items() if script not in _MIXES_WITH_LATIN)
+        if foreign:
+            position, script = foreign[0]
+            return ("%s at position %d is a %s letter among Latin ones (a look-alike of a Latin letter)"
+                    % (_code_point(value[position]), position, script.title()))
+    return None
+
+
+def check_visible_name(value, option, what):
+    """Raise OptionError naming ``option`` and the code point when ``value`` has an invisible or look-alike character."""
+    problem = name_character_problem(value)
+    if problem:
+        raise OptionError(option, "%r: %s. Such a %s name looks like another one but names a different resource; "
+                                  "type the name again in plain characters" % (value, problem, what))
 
 
 def validate_resource_group(value, option="resource_group"):

@@ -18,9 +18,10 @@ import time
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
     HrwError, NotFoundError, OperationTimeout, OptionError, StateError)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import (
-    ExtensionOptions, desired_extension, differences, extension_view)
+    TYPES, ExtensionOptions, desired_extension, differences, extension_view)
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._groups import refuse_system_group
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._hybrid_worker import (
-    MachineService, worker_view)
+    EXTENSION_NAME, MachineService, worker_view)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import (
     derive_worker_id, normalize_guid, parse_machine_id)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._timeutil import age_seconds
@@ -43,6 +44,7 @@ class MachineSpec(object):
         self.machine = parse_machine_id(vm_resource_id, option_prefix + "vm_resource_id")
         self.worker_id = normalize_guid(worker_id, option_prefix + "worker_id") if worker_id else None
         self.os_type = os_type
+        self.os_type_option = "os_type"  # workers[i].os_type when the item sets it
         self.key = self.machine.key
 
 
@@ -54,6 +56,8 @@ def specs_from_params(params):
             prefix = "workers[%d]." % index
             spec = MachineSpec(item.get("vm_resource_id"), item.get("worker_id"), item.get("os_type") or params.get("os_type"),
                                prefix)
+            if item.get("os_type"):
+                spec.os_type_option = prefix + "os_type"
             if spec.key in seen:
                 raise OptionError(prefix + "vm_resource_id", "%s is listed twice (also workers[%d])" % (spec.machine.id, seen[spec.key]))
             seen[spec.key] = index
@@ -120,6 +124,7 @@ class Registrar(object):
         present = self.params["state"] == "present"
         self.automation.account()  # an unknown account fails here, naming the options, before any write
         group = self.automation.get_group(self.group)
+        refuse_system_group(self.automation, self.group, group, "register workers in" if present else "remove workers from")
         if group is None and present and self.check_mode:
             # In check mode an earlier task (hrw_group) may only have predicted the group: predict the records too.
             self.warn("%s does not exist; check mode assumes an earlier task creates it and predicts the registrations"
@@ -213,6 +218,8 @@ class Registrar(object):
         machine = os_type = None
         if self.params.get("install_extension", True):
             machine, os_type = self._machine_for_extension(spec)
+        elif self.params.get("wait_for_heartbeat"):
+            self._check_heartbeat_can_come(spec)
         record = index.find(spec.key)
         before["record"] = _record_view(record)
         if record is not None and record["group"].lower() != self.group.lower():
@@ -266,11 +273,25 @@ class Registrar(object):
         if not MachineService.has_system_identity(machine) and not self.params.get("enable_system_identity", True):
             raise StateError("Failed to install the HybridWorker extension on %s: it has no system-assigned managed identity "
                              "and enable_system_identity is false" % MachineService.label(machine_id))
-        os_type = spec.os_type or MachineService.os_type(machine)
+        reported = MachineService.os_type(machine)
+        if spec.os_type and reported and spec.os_type != reported:
+            # Azure accepts the PUT, then the extension fails on the machine: refuse before anything is written.
+            raise OptionError(spec.os_type_option, "%s but %s runs %s, so Azure would fail the %s extension on it; omit "
+                                                   "os_type (it is read from the machine) or correct it"
+                              % (spec.os_type, MachineService.label(machine_id), reported.title(), TYPES[spec.os_type]))
+        os_type = spec.os_type or reported
         if os_type is None:
             raise StateError("Failed to choose the HybridWorker extension type for %s: its OS type is unknown; set os_type"
                              % MachineService.label(machine_id))
         return machine, os_type
+
+    def _check_heartbeat_can_come(self, spec):
+        """wait_for_heartbeat with install_extension=false: only an extension installed by other means sends heartbeats."""
+        if self.machines.get_extension(spec.machine) is None:
+            raise OptionError("wait_for_heartbeat", "cannot be met for %s: it has no %s and install_extension is false, and "
+                                                    "only that extension sends heartbeats, so the wait could only time out. "
+                                                    "Set install_extension=true, or wait_for_heartbeat=false"
+                              % (MachineService.label(spec.machine), EXTENSION_NAME))
 
     def _ensure_machine(self, spec, machine, os_type, actions, before, after):
         machine_id = spec.machine

@@ -22,6 +22,8 @@ options:
     description:
       - Name of the hybrid worker group.
       - 1 to 128 characters, none of C(<>*%&:\?/+#|") and no control characters; no leading or trailing space, no trailing dot.
+      - Invisible and look-alike characters are refused, naming the code point; for example a zero-width space, a
+        non-breaking space, a fullwidth letter, or a Cyrillic letter among Latin ones. Such a name looks like another group's.
     type: str
     required: true
   credential_name:
@@ -29,6 +31,8 @@ options:
       - Name of an Automation credential asset; the group's jobs then run as that account instead of the worker's default
         account (Local System on Windows, C(hweautomation) on Linux).
       - When not set, the group's current credential is left as it is.
+      - 1 to 128 characters, none of C(<>*%&:\?.+/) and no control, invisible or look-alike characters; not ending with a space
+        (Azure's rules for credential asset names). Checked before any call to Azure.
     type: str
   state:
     description:
@@ -54,6 +58,7 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for each extension removal with O(force=true).
+      - From 1 to 86400. Checked before anything is removed.
       - Also how long ARM may stay unreachable (connection refused or reset, answers lost) once it has answered in this
         run; each request is retried until then, so a run outlives an ARM restart that is shorter. A re-run converges after
         any interruption, also after the controller was killed.
@@ -149,17 +154,14 @@ arm_requests:
   sample: {reads: 1, writes: 1, retries: 0, throttled: 0}
 """
 
-from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import OptionError
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._groups import GroupManager
-from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import validate_group_name
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._module import HrwModule
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._validate import validate_group_options
 
 
 def run(hrw):
     params = hrw.params
-    validate_group_name(params["name"], "name")
-    if params["credential_name"] is not None and not params["credential_name"].strip():
-        raise OptionError("credential_name", "must not be empty; omit it to leave the group's credential as it is")
+    validate_group_options(params)  # every option, before any call: bad input changes nothing
     hrw.resolve()  # credentials and common options are checked before any call
     manager = GroupManager(hrw.automation(), hrw.machines(timeout=params["wait_timeout"]), check_mode=hrw.check_mode)
     if params["state"] == "present":

@@ -29,7 +29,9 @@ author:
 options:
   group:
     description:
-      - Name of the hybrid worker group. It must exist (see M(azure_automation.hybrid_worker.hrw_group) and O(recreate_group)).
+      - Name of the hybrid worker group. It must exist (see M(azure_automation.hybrid_worker.hrw_group) and O(recreate_group)) and be a User group;
+        a System group (Update Management's) is refused before any write.
+      - The naming rules of M(azure_automation.hybrid_worker.hrw_group) apply, including the refusal of invisible and look-alike characters.
     type: str
     required: true
   vm_resource_id:
@@ -102,11 +104,14 @@ options:
   os_type:
     description:
       - Chooses the extension type (C(HybridWorkerForLinux) or C(HybridWorkerForWindows)). By default it is read from the machine.
+      - Needed only for a machine that does not report its OS type. When the machine reports one and it differs, the task fails
+        before any write (Azure would accept the extension and then fail it on the machine).
     type: str
     choices: [linux, windows]
   type_handler_version:
     description:
-      - Extension version (C(major.minor)); minor upgrades follow O(auto_upgrade_minor_version).
+      - Extension version (C(major.minor), optionally with build numbers such as C(1.1.11)); minor upgrades follow
+        O(auto_upgrade_minor_version). Other values are refused before any call to Azure.
     type: str
     default: "1.1"
   auto_upgrade_minor_version:
@@ -121,7 +126,10 @@ options:
     default: true
   proxy_server:
     description:
-      - Proxy the worker uses to reach Azure Automation, as C(host:port) (or a URL on Linux).
+      - Proxy the worker uses to reach Azure Automation, as C(host:port) or C(http://host[:port]) / C(https://host[:port]).
+        Other schemes, paths and values that are not an address are refused before any call to Azure.
+      - It must not contain credentials (C(user:password@host)); set O(proxy_username) and O(proxy_password) instead. The value
+        is not a secret option, so Ansible shows it at C(-vvv), and on Windows it is stored in the public extension settings.
       - On Windows it goes into the extension settings (C(ProxySettings)); on Linux into the protected settings (C(Proxy_URL)).
     type: str
   proxy_username:
@@ -147,7 +155,7 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds to wait for each long-running operation (extension install or removal, identity change).
+      - Seconds to wait for each long-running operation (extension install or removal, identity change). From 1 to 86400.
       - Also how long ARM may stay unreachable (connection refused or reset, answers lost) once it has answered in this
         run; each request is retried until then, so a run outlives an ARM restart that is shorter. A re-run converges after
         any interruption, also after the controller was killed.
@@ -157,16 +165,18 @@ options:
     description:
       - After the changes, wait until the worker's C(lastSeenDateTime) is at most O(heartbeat_max_age) seconds old.
       - Skipped in check mode.
+      - With O(install_extension=false) the heartbeat can only come from a C(HybridWorkerExtension) installed by other means; when
+        the machine has none, the task fails before any write instead of waiting out O(heartbeat_timeout).
     type: bool
     default: false
   heartbeat_timeout:
     description:
-      - Seconds to wait for the heartbeat with O(wait_for_heartbeat=true) before failing.
+      - Seconds to wait for the heartbeat with O(wait_for_heartbeat=true) before failing. From 1 to 86400.
     type: int
     default: 300
   heartbeat_max_age:
     description:
-      - Age in seconds up to which a heartbeat counts as fresh. Workers poll every 30 seconds.
+      - Age in seconds up to which a heartbeat counts as fresh. Workers poll every 30 seconds. From 1 to 86400.
     type: int
     default: 90
 extends_documentation_fragment:
@@ -300,6 +310,7 @@ from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._id
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._module import HrwModule
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._register import (
     MAX_CONCURRENCY, Registrar, effective_concurrency, specs_from_params)
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._validate import validate_register_options
 
 
 def validate(params):
@@ -326,6 +337,7 @@ def cap_concurrency(params, count, warn):
 def run(hrw):
     params = hrw.params
     specs = validate(params)
+    validate_register_options(params, hide=hrw.module.no_log_values.add)
     cap_concurrency(params, len(specs), hrw.warn)
     hrw.resolve()
     registrar = Registrar(hrw.automation(), hrw.machines(timeout=params["wait_timeout"]), params, check_mode=hrw.check_mode,
