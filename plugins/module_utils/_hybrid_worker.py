@@ -215,6 +215,12 @@ class MachineService(object):
         return self.arm.lro(self.provider(machine_id), "PUT", self._extension_path(machine_id, name), "install",
                             "extension '%s' on %s" % (name, self.label(machine_id)), body=body, timeout=timeout or self.timeout)
 
+    def update_extension_tags(self, machine_id, tags, name=EXTENSION_NAME, timeout=None):
+        """PATCH only the tags (all of them: ``tags`` replaces the set); settings and protected settings stay as they are."""
+        return self.arm.lro(self.provider(machine_id), "PATCH", self._extension_path(machine_id, name), "update the tags of",
+                            "extension '%s' on %s" % (name, self.label(machine_id)), body={"tags": tags},
+                            timeout=timeout or self.timeout)
+
     def delete_extension(self, machine_id, name=EXTENSION_NAME, timeout=None):
         self.arm.lro(self.provider(machine_id), "DELETE", self._extension_path(machine_id, name), "remove",
                      "extension '%s' from %s" % (name, self.label(machine_id)), timeout=timeout or self.timeout, missing_ok=True)
