@@ -343,10 +343,14 @@ def make_handlers(kind):
                     "location": payload.get("location") or machine["body"]["location"], "properties": props}
         if "tags" in payload:
             body["tags"] = payload["tags"] or {}
+        elif req.method == "PUT":
+            body.pop("tags", None)  # a PUT replaces the resource
         action = "update" if existing else "create"
         body["properties"]["provisioningState"] = "Updating" if existing else "Creating"
         fail = req.store.hooks["fail_next_extension"].pop(machine["body"]["id"].lower(), None)
-        extra = {"protected": protected if protected is not None else (existing or {}).get("extra", {}).get("protected")}
+        # A PUT replaces the resource, protected settings included: one without them drops them. A PATCH keeps them.
+        kept = None if req.method == "PUT" else (existing or {}).get("extra", {}).get("protected")
+        extra = {"protected": protected if protected is not None else kept}
         record = req.store.put(eid, ext_kind, body, extra)
         op_id = start_operation(req, kind, action, eid, machine["body"]["id"].lower(), fail)
         record["extra"].update({"pending": action, "operation": op_id, "message": ""})
