@@ -100,6 +100,13 @@ def settings_for(os_type, url, options):
     return settings, protected
 
 
+def secret_forms(options):
+    """The password as it travels (also URL-quoted inside the Linux ``Proxy_URL``): values a module must never print."""
+    if not options.proxy_password:
+        return set()
+    return set([options.proxy_password, quote(options.proxy_password, safe="")])
+
+
 def _tags(extension):
     return dict((extension or {}).get("tags") or {})
 

@@ -230,6 +230,18 @@ EXAMPLES = r"""
     proxy_password: "{{ vault_proxy_password }}"
   no_log: true
 
+- name: Rotate the proxy password (Azure never returns it, so it is sent only when asked; the task reports changed)
+  azure_automation.hybrid_worker.hrw_register:
+    resource_group: rg-automation
+    automation_account: aa-ops
+    group: linux-workers
+    vm_resource_id: "{{ azure_vm_id }}"
+    proxy_server: http://10.0.0.10:3128
+    proxy_username: hrw
+    proxy_password: "{{ vault_new_proxy_password }}"
+    update_protected_settings: always
+  delegate_to: localhost
+
 - name: Remove a worker (record and extension)
   azure_automation.hybrid_worker.hrw_register:
     resource_group: rg-automation
@@ -311,6 +323,7 @@ arm_requests:
 """
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import HrwError, OptionError
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import secret_forms
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import validate_group_name
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._module import HrwModule
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._register import Registrar, specs_from_params
@@ -336,6 +349,7 @@ def run(hrw):
     hrw.resolve()
     registrar = Registrar(hrw.automation(), hrw.machines(timeout=params["wait_timeout"]), params, check_mode=hrw.check_mode,
                           warn=hrw.warn)
+    hrw.module.no_log_values.update(secret_forms(registrar.options))
     if params["workers"] is None:
         index = registrar.prepare(specs)
         result = registrar.reconcile(specs[0], index)

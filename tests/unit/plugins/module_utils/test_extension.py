@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import OptionError
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import (
     LEGACY_FINGERPRINT_TAG, PROXY_SERVER_TAG, PROXY_USERNAME_TAG, ExtensionOptions, cleanup_tags, desired_extension,
-    differences, extension_view, settings_for, written_view)
+    differences, extension_view, secret_forms, settings_for, written_view)
 
 URL = "https://acc.jrds.weu.azure-automation.net/automationAccounts/acc"
 
@@ -173,3 +173,8 @@ def test_view_never_shows_protected_settings():
     assert written_view(stored(body), True, True)["proxy_password"] == "(changed)"
     assert written_view(stored(body), False, True)["proxy_password"] is None
     assert extension_view(stored(desired_extension("linux", URL, "x", ExtensionOptions())))["proxy_password"] is None
+
+
+def test_secret_forms_cover_the_quoted_password_of_the_linux_url():
+    assert secret_forms(ExtensionOptions(proxy_server="p:1", proxy_username="u", proxy_password="a b/c")) == {"a b/c", "a%20b%2Fc"}
+    assert secret_forms(ExtensionOptions()) == set()
