@@ -43,8 +43,8 @@ class ExtensionOptions(object):
     def __init__(self, type_handler_version="1.1", auto_upgrade_minor_version=True, enable_automatic_upgrade=True,
                  proxy_server=None, proxy_username=None, proxy_password=None, update_protected_settings="on_create"):
         if update_protected_settings not in UPDATE_CHOICES:
-            raise OptionError("update_protected_settings", "must be one of %s, got %r" % (", ".join(UPDATE_CHOICES),
-                                                                                       update_protected_settings))
+            raise OptionError("update_protected_settings",
+                              "must be one of %s, got %r" % (", ".join(UPDATE_CHOICES), update_protected_settings))
         for option, value in (("proxy_server", proxy_server and proxy_server_without_credentials(proxy_server)),
                               ("proxy_username", proxy_username)):
             if value and len(value) > TAG_VALUE_MAX:

@@ -233,7 +233,7 @@ class Registrar(object):
             after["extension"] = before["extension"]
             return before["extension"]
         name = (existing or {}).get("name") or "HybridWorkerExtension"
-        password_sent = bool(self.options.proxy_password and (desired["properties"].get("protectedSettings") or {}))
+        password_sent = bool(self.options.proxy_password and desired["properties"].get("protectedSettings"))
         if reasons:
             actions.append("install_extension" if existing is None else "update_extension")
             predicted = dict(desired, name=name, properties=dict(desired["properties"], provisioningState="Succeeded"))

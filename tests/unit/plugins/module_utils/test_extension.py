@@ -98,8 +98,8 @@ def test_proxy_server_and_user_changes_are_found_and_the_write_carries_the_passw
         assert differences(existing, desired)
         assert desired["properties"]["protectedSettings"]
     # Any write (here a new version) carries the protected settings: a PUT without them would drop the password.
-    desired = desired_extension(os_type, URL, "westeurope", ExtensionOptions("1.2", proxy_server="p:1", proxy_username="u",
-                                                                              proxy_password="secret"), existing)
+    upgraded = ExtensionOptions("1.2", proxy_server="p:1", proxy_username="u", proxy_password="secret")
+    desired = desired_extension(os_type, URL, "westeurope", upgraded, existing)
     assert differences(existing, desired) == ["typeHandlerVersion 1.1 -> 1.2"]
     assert desired["properties"]["protectedSettings"] == settings_for(os_type, URL, options)[1]
 
