@@ -133,8 +133,8 @@ options:
         difference.
       - Earlier versions of this module stored a salted SHA-256 fingerprint of the protected settings in the extension tag
         C(hrw-protected-settings-fingerprint), from which anyone with read access to the machine could guess the password offline.
-        Any run with O(state=present) and O(install_extension=true) removes that tag (action C(remove_fingerprint_tag): a PATCH of the
-        tags that keeps the protected settings, or part of the extension write when there is one anyway), in check mode it is predicted.
+        Any run with O(state=present) and O(install_extension=true) removes that tag (action C(remove_fingerprint_tag), with a PATCH of the
+        tags that keeps the protected settings, or as part of the extension write when there is one anyway); check mode predicts it.
         Change a proxy password that such a tag exposed.
     type: str
     choices: [always, on_create]
