@@ -249,6 +249,16 @@ def test_legacy_fingerprint_tag_goes_with_a_write_that_happens_anyway(world):
     assert LEGACY_FINGERPRINT_TAG not in world[1].extensions[vm_id("vm1").lower()]["tags"]
 
 
+def test_linux_extension_of_an_earlier_version_is_rewritten_once(world):
+    run(world, proxy_password="pw", **PROXY)
+    ext = world[1].extensions[vm_id("vm1").lower()]
+    ext["tags"] = {LEGACY_FINGERPRINT_TAG: "v1:00112233aabbccdd:" + "ab" * 32}  # no proxy tags: the old release wrote none
+    result = run(world, proxy_password="pw", **PROXY)
+    assert result["actions"] == ["update_extension", "remove_fingerprint_tag"] and "pw" in json.dumps(sent(world))
+    assert world[1].extensions[vm_id("vm1").lower()]["tags"] == {"hrw-proxy-server": "http://p:1", "hrw-proxy-username": "u"}
+    assert not run(world, proxy_password="pw", **PROXY)["changed"]
+
+
 def test_fleet_removes_legacy_tags_and_honours_always(world):
     fleet = [{"vm_resource_id": vm_id(n)} for n in ("vm1", "vm2", "vm3")]
     run(world, vm_resource_id=None, workers=fleet, proxy_password="pw", **PROXY)
