@@ -254,6 +254,12 @@ class MachineService(object):
             if current is not None and not differences(current, body):
                 return current
 
+    def update_extension_tags(self, machine_id, tags, name=EXTENSION_NAME, timeout=None):
+        """PATCH only the tags (all of them: ``tags`` replaces the set); settings and protected settings stay as they are."""
+        return self.arm.lro(self.provider(machine_id), "PATCH", self._extension_path(machine_id, name), "update the tags of",
+                            "extension '%s' on %s" % (name, self.label(machine_id)), body={"tags": tags},
+                            timeout=timeout or self.timeout)
+
     def delete_extension(self, machine_id, name=EXTENSION_NAME, timeout=None):
         """DELETE the extension and wait; a 409 OperationNotAllowed waits for the running operation first."""
         what = "remove extension '%s' from %s" % (name, self.label(machine_id))

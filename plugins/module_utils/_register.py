@@ -18,7 +18,7 @@ import time
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
     HrwError, NotFoundError, OperationTimeout, OptionError, StateError)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import (
-    TYPES, ExtensionOptions, desired_extension, differences, extension_view)
+    TYPES, ExtensionOptions, cleanup_tags, desired_extension, differences, extension_view, written_view)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._groups import refuse_system_group
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._hybrid_worker import (
     EXTENSION_NAME, MachineService, worker_view)
@@ -305,16 +305,36 @@ class Registrar(object):
         existing = self.machines.get_extension(machine_id)
         url = self.automation.hybrid_service_url()
         desired = desired_extension(os_type, url, machine.get("location"), self.options, existing)
-        reasons = differences(existing, desired, force=bool(self.params.get("force")))
+        # Protected settings cannot be compared (Azure never returns them): differences() counts them only with
+        # update_protected_settings=always, and every write below that replaces the extension carries them.
+        reasons = differences(existing, desired, force=bool(self.params.get("force")),
+                              update_protected_settings=self.options.update_protected_settings)
+        cleanup = cleanup_tags(existing)
         before["extension"] = extension_view(existing)
-        after["extension"] = extension_view(dict(desired, name=(existing or {}).get("name") or "HybridWorkerExtension"))
-        if not reasons:
-            return extension_view(existing)
-        actions.append("install_extension" if existing is None else "update_extension")
+        if not reasons and cleanup is None:
+            after["extension"] = before["extension"]
+            return before["extension"]
+        name = (existing or {}).get("name") or "HybridWorkerExtension"
+        password_sent = bool(self.options.proxy_password and desired["properties"].get("protectedSettings"))
+        if reasons:
+            actions.append("install_extension" if existing is None else "update_extension")
+            predicted = dict(desired, name=name, properties=dict(desired["properties"], provisioningState="Succeeded"))
+            after["extension"] = written_view(predicted, password_sent, existing is not None)
+        else:
+            # Only the legacy fingerprint tag to go: a PATCH of the tags keeps the protected settings as they are.
+            predicted = dict(existing, tags=cleanup["tags"])
+            after["extension"] = extension_view(predicted)
+        if cleanup is not None:
+            actions.append("remove_fingerprint_tag")
         if self.check_mode:
             return after["extension"]
-        final = self.machines.put_extension(machine_id, desired)
-        return extension_view(final or desired)
+        if reasons:
+            final = self.machines.put_extension(machine_id, desired)
+            after["extension"] = written_view(final or predicted, password_sent, existing is not None)
+        else:
+            final = self.machines.update_extension_tags(machine_id, cleanup["tags"])
+            after["extension"] = extension_view(final or predicted)
+        return after["extension"]
 
     def _wait_heartbeat(self, spec, worker_id):
         timeout = float(self.params.get("heartbeat_timeout") or 300)

@@ -131,6 +131,9 @@ options:
       - It must not contain credentials (C(user:password@host)); set O(proxy_username) and O(proxy_password) instead. The value
         is not a secret option, so Ansible shows it at C(-vvv), and on Windows it is stored in the public extension settings.
       - On Windows it goes into the extension settings (C(ProxySettings)); on Linux into the protected settings (C(Proxy_URL)).
+      - On Linux the extension also carries the proxy server (without credentials) and O(proxy_username) in the tags
+        C(hrw-proxy-server) and C(hrw-proxy-username), so a change of either is found on the next run. That is what the Windows
+        extension shows in its public settings; anyone who can read the machine can read them.
     type: str
   proxy_username:
     description:
@@ -139,12 +142,32 @@ options:
   proxy_password:
     description:
       - Password for O(proxy_username) at O(proxy_server). It is written to the extension's protected settings, which Azure never returns.
-      - The extension carries a tag with a salted SHA-256 fingerprint of the protected settings, so a re-run with the same password
-        changes nothing and a new password is detected. Use O(force) to rewrite the extension anyway.
+      - Nothing derived from the password is stored anywhere, so the module cannot tell whether the password on the extension is the
+        one given here; O(update_protected_settings) says when it is sent.
     type: str
+  update_protected_settings:
+    description:
+      - When the extension's protected settings (O(proxy_password), and on Linux the whole proxy URL with O(proxy_username)) are sent,
+        as O(ansible.builtin.user#module:update_password) does for a user's password.
+      - V(on_create) sends them when the extension is created, and whenever the extension is written anyway because something Azure does
+        return differs (version, settings, proxy server or user name, a failed extension, O(force)). An extension PUT replaces the
+        whole resource, so every write carries them; without them the password would be dropped.
+        A password that changed while nothing else did is B(not detected) with V(on_create); use V(always) once, or O(force).
+      - V(always) sends them on every run. As they cannot be compared, each run then writes the extension and reports C(changed)
+        (in check mode too). Without a proxy password (or, on Linux, without O(proxy_server)) there is nothing to send and it makes no
+        difference.
+      - Earlier versions of this module stored a salted SHA-256 fingerprint of the protected settings in the extension tag
+        C(hrw-protected-settings-fingerprint), from which anyone with read access to the machine could guess the password offline.
+        Any run with O(state=present) and O(install_extension=true) removes that tag (action C(remove_fingerprint_tag), with a PATCH of the
+        tags that keeps the protected settings, or as part of the extension write when there is one anyway); check mode predicts it.
+        Change a proxy password that such a tag exposed.
+    type: str
+    choices: [always, on_create]
+    default: on_create
   force:
     description:
       - Rewrite the extension even if it looks up to date (for example after the proxy password was changed outside Ansible).
+      - The write carries the protected settings, as with O(update_protected_settings=always).
     type: bool
     default: false
   enable_system_identity:
@@ -188,10 +211,13 @@ attributes:
     support: full
   diff_mode:
     support: full
-  idempotent:
-    support: full
     details:
-      - The proxy password is compared through a fingerprint tag on the extension (see O(proxy_password)).
+      - The proxy password is never shown; the diff says "(set)" or "(changed)" when it is written and "(unknown)" when it is not.
+  idempotent:
+    support: partial
+    details:
+      - With the default O(update_protected_settings=on_create). With V(always) and a proxy password, every run writes the extension
+        and reports C(changed), because the protected settings cannot be compared.
 requirements:
   - azure-mgmt-compute >= 30.0.0 (for Azure VMs)
   - azure-mgmt-hybridcompute >= 9.0.0 (for Arc machines)
@@ -235,6 +261,18 @@ EXAMPLES = r"""
     proxy_password: "{{ vault_proxy_password }}"
   no_log: true
 
+- name: Rotate the proxy password (Azure never returns it, so it is sent only when asked; the task reports changed)
+  azure_automation.hybrid_worker.hrw_register:
+    resource_group: rg-automation
+    automation_account: aa-ops
+    group: linux-workers
+    vm_resource_id: "{{ azure_vm_id }}"
+    proxy_server: http://10.0.0.10:3128
+    proxy_username: hrw
+    proxy_password: "{{ vault_new_proxy_password }}"
+    update_protected_settings: always
+  delegate_to: localhost
+
 - name: Remove a worker (record and extension)
   azure_automation.hybrid_worker.hrw_register:
     resource_group: rg-automation
@@ -256,13 +294,21 @@ vm_resource_id:
   type: str
   sample: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-vms/providers/Microsoft.Compute/virtualMachines/vm1
 actions:
-  description: What was done, or would be done in check mode (with O(vm_resource_id)).
+  description:
+    - What was done, or would be done in check mode (with O(vm_resource_id)).
+    - C(create_record), C(move_record), C(enable_system_identity), C(install_extension), C(update_extension),
+      C(remove_fingerprint_tag) (see O(update_protected_settings)), C(remove_extension), C(remove_record).
   returned: when O(vm_resource_id) is set
   type: list
   elements: str
   sample: [create_record, enable_system_identity, install_extension]
 extension:
-  description: The HybridWorker extension after the run (null with O(state=absent) or O(install_extension=false)). Never includes protected settings.
+  description:
+    - The HybridWorker extension after the run (null with O(state=absent) or O(install_extension=false)). Never includes protected settings.
+    - C(proxy_server) and C(proxy_username) come from the public settings on Windows and from the proxy tags on Linux (never with
+      credentials). C(proxy_password) is never the password; it is V(null) without one, C("(set)") or C("(changed)") when this run
+      wrote it, and C("(unknown)") otherwise.
+    - C(legacy_fingerprint_tag) is true while the extension still carries the fingerprint tag of earlier versions.
   returned: when O(vm_resource_id) is set
   type: dict
   sample:
@@ -272,9 +318,11 @@ extension:
     auto_upgrade_minor_version: true
     enable_automatic_upgrade: true
     automation_account_url: https://0000.jrds.weu.azure-automation.net/automationAccounts/0000
-    proxy_server: null
+    proxy_server: http://10.0.0.10:3128
+    proxy_username: hrw
+    proxy_password: (set)
     provisioning_state: Succeeded
-    protected_settings_fingerprint: false
+    legacy_fingerprint_tag: false
 worker:
   description:
     - The worker record once its heartbeat was fresh (with O(wait_for_heartbeat=true)).
@@ -306,6 +354,7 @@ arm_requests:
 """
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import HrwError, OptionError
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import secret_forms
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import validate_group_name
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._module import HrwModule
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._register import (
@@ -342,6 +391,7 @@ def run(hrw):
     hrw.resolve()
     registrar = Registrar(hrw.automation(), hrw.machines(timeout=params["wait_timeout"]), params, check_mode=hrw.check_mode,
                           warn=hrw.warn)
+    hrw.module.no_log_values.update(secret_forms(registrar.options))
     if params["workers"] is None:
         index = registrar.prepare(specs)
         result = registrar.reconcile(specs[0], index)
@@ -391,6 +441,7 @@ def main():
         proxy_server=dict(type="str"),
         proxy_username=dict(type="str"),
         proxy_password=dict(type="str", no_log=True),
+        update_protected_settings=dict(type="str", choices=["always", "on_create"], default="on_create"),
         force=dict(type="bool", default=False),
         enable_system_identity=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=600),

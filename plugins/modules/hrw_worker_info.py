@@ -118,6 +118,9 @@ workers:
       description:
         - The HybridWorker extension of the machine (null for V1 workers or when O(include_extension=false)).
         - C(exists) is false when the extension or the machine is gone.
+        - Same keys as the C(extension) result of M(azure_automation.hybrid_worker.hrw_register); C(legacy_fingerprint_tag) finds
+          machines that still carry the password fingerprint tag of earlier versions (run M(azure_automation.hybrid_worker.hrw_register)
+          on them to remove it).
       type: dict
       returned: when O(include_extension=true)
       sample:
@@ -129,8 +132,10 @@ workers:
         enable_automatic_upgrade: true
         automation_account_url: https://0000.jrds.weu.azure-automation.net/automationAccounts/0000
         proxy_server: null
+        proxy_username: null
+        proxy_password: null
         provisioning_state: Succeeded
-        protected_settings_fingerprint: false
+        legacy_fingerprint_tag: false
 arm_requests:
   description: ARM requests of this run.
   returned: always

@@ -512,13 +512,17 @@ def make_handlers(kind):
         failure = check_extension(kind, machine, existing, props)
         if "tags" in payload:
             body["tags"] = payload["tags"] or {}
+        elif req.method == "PUT":
+            body.pop("tags", None)  # a PUT replaces the resource
         action = "update" if existing else "create"
         body["properties"]["provisioningState"] = "Updating" if existing else "Creating"
         fail = req.store.hooks["fail_next_extension"].pop(machine["body"]["id"].lower(), None)
         fail_code = None
         if failure:
             fail_code, fail = failure
-        extra = {"protected": protected if protected is not None else (existing or {}).get("extra", {}).get("protected")}
+        # A PUT replaces the resource, protected settings included: one without them drops them. A PATCH keeps them.
+        kept = None if req.method == "PUT" else (existing or {}).get("extra", {}).get("protected")
+        extra = {"protected": protected if protected is not None else kept}
         record = req.store.put(eid, ext_kind, body, extra)
         op_id = start_operation(req, kind, action, eid, machine["body"]["id"].lower(), fail, fail_code=fail_code)
         record["extra"].update({"pending": action, "operation": op_id, "message": ""})

@@ -62,6 +62,28 @@ def test_vm_extension_lro_and_simulated_heartbeat(emu, compute, automation):
         compute.virtual_machine_extensions.get(rg, "vm1", "HybridWorkerExtension")
 
 
+def test_extension_put_replaces_protected_settings_and_tags_patch_keeps_them(emu, compute):
+    rg = emu["resource_group"]
+    compute.virtual_machines.begin_create_or_update(rg, "ps1", {"location": emu["location"], "identity": {"type": "SystemAssigned"},
+                                                                "properties": {"storageProfile": {"osDisk": {"osType": "Linux"}}}}).result()
+    mid = emu.vm_id("ps1")
+
+    def machine_side():
+        _, _, body = emu.call("GET", f"{emu['agent_url']}/extensions?resourceId={mid}")
+        return body["value"][0]["protectedSettings"]
+
+    body = dict(_ext(emu), tags={"owner": "ops", "other": "x"})
+    compute.virtual_machine_extensions.begin_create_or_update(rg, "ps1", "HybridWorkerExtension", body).result()
+    compute.virtual_machine_extensions.begin_update(rg, "ps1", "HybridWorkerExtension", {"tags": {"owner": "ops"}}).result()
+    ext = compute.virtual_machine_extensions.get(rg, "ps1", "HybridWorkerExtension")
+    assert ext.tags == {"owner": "ops"} and machine_side() == {"Proxy_URL": "http://user:pw@proxy"}  # PATCH: tags only
+    bare = _ext(emu)
+    del bare["properties"]["protectedSettings"]
+    compute.virtual_machine_extensions.begin_create_or_update(rg, "ps1", "HybridWorkerExtension", bare).result()
+    ext = compute.virtual_machine_extensions.get(rg, "ps1", "HybridWorkerExtension")
+    assert not ext.tags and machine_side() == {}  # PUT: the resource is replaced, password and tags gone
+
+
 def test_extension_fails_without_identity_and_by_hook(emu, compute):
     rg = emu["resource_group"]
     compute.virtual_machines.begin_create_or_update(rg, "noid", {"location": emu["location"]}).result()

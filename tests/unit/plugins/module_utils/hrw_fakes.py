@@ -165,6 +165,7 @@ class FakeMachines(object):
     def __init__(self):
         self.machines = {}    # lower id -> dict
         self.extensions = {}  # lower id -> dict
+        self.protected = {}   # lower id -> the protected settings the machine got (Azure never returns them)
         self.writes = []
 
     def add(self, machine_id, os_type="Linux", identity=True, location="westeurope"):
@@ -188,13 +189,20 @@ class FakeMachines(object):
         return copy.deepcopy(ext) if ext else None
 
     def put_extension(self, machine_id, body, name="HybridWorkerExtension", timeout=None):
+        """A PUT replaces the resource: tags and protected settings not in the body are gone."""
         self.writes.append(("put_extension", machine_id.id))
         stored = copy.deepcopy(body)
         stored["name"] = name
-        stored["properties"].pop("protectedSettings", None)
+        self.protected[machine_id.key] = stored["properties"].pop("protectedSettings", None)
         stored["properties"]["provisioningState"] = "Succeeded"
         self.extensions[machine_id.key] = stored
         return copy.deepcopy(stored)
+
+    def update_extension_tags(self, machine_id, tags, name="HybridWorkerExtension", timeout=None):
+        """A PATCH of the tags replaces them and keeps everything else, protected settings included."""
+        self.writes.append(("update_extension_tags", machine_id.id))
+        self.extensions[machine_id.key]["tags"] = copy.deepcopy(tags)
+        return copy.deepcopy(self.extensions[machine_id.key])
 
     def delete_extension(self, machine_id, name="HybridWorkerExtension", timeout=None):
         self.writes.append(("delete_extension", machine_id.id))

@@ -4,11 +4,16 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 import json
+import re
 
+import pytest
+
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import OptionError
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import (
-    FINGERPRINT_TAG, ExtensionOptions, desired_extension, differences, extension_view, fingerprint, fingerprint_matches,
-    settings_for)
+    LEGACY_FINGERPRINT_TAG, PROXY_SERVER_TAG, PROXY_USERNAME_TAG, ExtensionOptions, cleanup_tags, desired_extension,
+    differences, extension_view, secret_forms, settings_for, written_view)
 
 URL = "https://acc.jrds.weu.azure-automation.net/automationAccounts/acc"
 
@@ -39,33 +44,114 @@ def test_proxy_settings_per_os():
     assert protected == {"Proxy_URL": "http://u%40x:p%3Aw@10.0.0.1:3128"}
 
 
-def test_fingerprint_is_salted_and_verifiable():
-    first, second = fingerprint({"ProxyPassword": "a"}), fingerprint({"ProxyPassword": "a"})
-    assert first != second
-    assert fingerprint_matches(first, {"ProxyPassword": "a"}) and not fingerprint_matches(first, {"ProxyPassword": "b"})
-    assert "a" not in first.split(":")[2][:0] and len(first.split(":")[2]) == 64
-    assert not fingerprint_matches("garbage", {"ProxyPassword": "a"})
+def readable(body):
+    """What an Azure reader gets of an extension written with ``body``: everything but the protected settings."""
+    return json.dumps(stored(body), sort_keys=True)
 
 
-def test_unchanged_extension_has_no_differences():
-    options = ExtensionOptions(proxy_server="p:1", proxy_password="secret")
-    body = desired_extension("windows", URL, "westeurope", options)
-    existing = stored(body)
-    assert differences(existing, desired_extension("windows", URL, "westeurope", options, existing)) == []
-    assert desired_extension("windows", URL, "westeurope", options, existing)["tags"] == existing["tags"]
+def assert_nothing_derived_from(text, password):
+    assert password not in text
+    for form in (password, "u:" + password, json.dumps({"ProxyPassword": password})):
+        assert hashlib.sha256(form.encode("utf-8")).hexdigest() not in text
+    assert not re.search(r"[0-9a-fA-F]{32,}", text), "a hash-like value is readable: %s" % text
+    assert "fingerprint" not in text.lower().replace('"legacy_fingerprint_tag": false', "")
+
+
+@pytest.mark.parametrize("os_type", ["linux", "windows"])
+def test_nothing_readable_is_derived_from_the_password(os_type):
+    options = ExtensionOptions(proxy_server="http://10.0.0.1:3128", proxy_username="u", proxy_password="hunter2-Pr0xy")
+    body = desired_extension(os_type, URL, "westeurope", options)
+    assert body["properties"]["protectedSettings"]  # the password is sent, in the protected settings only
+    assert_nothing_derived_from(readable(body), "hunter2-Pr0xy")
+    assert_nothing_derived_from(json.dumps(extension_view(stored(body))), "hunter2-Pr0xy")
+    assert_nothing_derived_from(json.dumps(written_view(stored(body), True, False)), "hunter2-Pr0xy")
+
+
+def test_linux_proxy_tags_hold_no_credentials():
+    options = ExtensionOptions(proxy_server="https://a:b@proxy.example:3128", proxy_username="u@x", proxy_password="p")
+    tags = desired_extension("linux", URL, "x", options)["tags"]
+    assert tags == {PROXY_SERVER_TAG: "https://proxy.example:3128", PROXY_USERNAME_TAG: "u@x"}
+    assert "tags" not in desired_extension("windows", URL, "x", options)  # Windows shows them in its public settings
+
+
+@pytest.mark.parametrize("os_type", ["linux", "windows"])
+def test_password_change_is_sent_only_when_asked(os_type):
+    old = ExtensionOptions(proxy_server="p:1", proxy_username="u", proxy_password="one")
+    existing = stored(desired_extension(os_type, URL, "westeurope", old))
+    new = ExtensionOptions(proxy_server="p:1", proxy_username="u", proxy_password="two")
+    assert differences(existing, desired_extension(os_type, URL, "westeurope", new, existing)) == []
+    always = ExtensionOptions(proxy_server="p:1", proxy_username="u", proxy_password="two", update_protected_settings="always")
+    assert differences(existing, desired_extension(os_type, URL, "westeurope", always, existing), update_protected_settings="always") \
+        == ["protected settings re-sent (update_protected_settings=always)"]
+    # always without protected settings has nothing to send
+    plain = stored(desired_extension(os_type, URL, "westeurope", ExtensionOptions()))
+    assert differences(plain, desired_extension(os_type, URL, "westeurope", ExtensionOptions()), update_protected_settings="always") == []
+
+
+@pytest.mark.parametrize("os_type", ["linux", "windows"])
+def test_proxy_server_and_user_changes_are_found_and_the_write_carries_the_password(os_type):
+    options = ExtensionOptions(proxy_server="p:1", proxy_username="u", proxy_password="secret")
+    existing = stored(desired_extension(os_type, URL, "westeurope", options))
+    for changed in (ExtensionOptions(proxy_server="q:2", proxy_username="u", proxy_password="secret"),
+                    ExtensionOptions(proxy_server="p:1", proxy_username="v", proxy_password="secret")):
+        desired = desired_extension(os_type, URL, "westeurope", changed, existing)
+        assert differences(existing, desired)
+        assert desired["properties"]["protectedSettings"]
+    # Any write (here a new version) carries the protected settings: a PUT without them would drop the password.
+    upgraded = ExtensionOptions("1.2", proxy_server="p:1", proxy_username="u", proxy_password="secret")
+    desired = desired_extension(os_type, URL, "westeurope", upgraded, existing)
+    assert differences(existing, desired) == ["typeHandlerVersion 1.1 -> 1.2"]
+    assert desired["properties"]["protectedSettings"] == settings_for(os_type, URL, options)[1]
+
+
+@pytest.mark.parametrize("os_type", ["linux", "windows"])
+def test_unchanged_extension_has_no_differences(os_type):
+    options = ExtensionOptions(proxy_server="p:1", proxy_username="u", proxy_password="secret")
+    existing = stored(desired_extension(os_type, URL, "westeurope", options))
+    again = desired_extension(os_type, URL, "westeurope", options, existing)
+    assert differences(existing, again) == [] and again.get("tags") == existing.get("tags")
 
 
 def test_changes_are_detected():
-    options = ExtensionOptions(proxy_server="p:1", proxy_password="secret")
+    options = ExtensionOptions(proxy_server="p:1", proxy_username="u", proxy_password="secret")
     existing = stored(desired_extension("windows", URL, "westeurope", options))
-    new_password = ExtensionOptions(proxy_server="p:1", proxy_password="other")
-    assert differences(existing, desired_extension("windows", URL, "westeurope", new_password, existing)) == ["protected settings changed"]
     assert differences(existing, desired_extension("windows", URL + "x", "westeurope", options, existing)) == ["settings changed"]
-    assert differences(existing, desired_extension("windows", URL, "westeurope", ExtensionOptions(proxy_server="p:1"), existing)) \
-        == ["protected settings removed"]
     assert differences(existing, desired_extension("linux", URL, "westeurope", options, existing))[0].startswith("type ")
     assert differences(None, desired_extension("linux", URL, "x", options)) == ["extension missing"]
     assert differences(existing, desired_extension("windows", URL, "x", options, existing), force=True) == ["force"]
+    linux = stored(desired_extension("linux", URL, "westeurope", options))
+    assert differences(linux, desired_extension("linux", URL, "westeurope", ExtensionOptions(), linux)) == [
+        "proxy server http://p:1 -> None", "proxy username u -> None"]
+
+
+def legacy(body, **tags):
+    """An extension as earlier versions left it: a fingerprint tag beside the user's tags."""
+    copy = stored(body)
+    copy["tags"] = dict(tags, **{LEGACY_FINGERPRINT_TAG: "v1:00112233aabbccdd:" + "ab" * 32})
+    return copy
+
+
+def test_legacy_fingerprint_tag_goes_with_a_tag_patch_or_with_the_write():
+    options = ExtensionOptions(proxy_server="p:1", proxy_username="u", proxy_password="secret")
+    existing = legacy(desired_extension("windows", URL, "westeurope", options), owner="ops")
+    desired = desired_extension("windows", URL, "westeurope", options, existing)
+    assert differences(existing, desired) == []  # nothing else differs: no PUT, only the tag PATCH
+    assert cleanup_tags(existing) == {"tags": {"owner": "ops"}}
+    assert desired["tags"] == {"owner": "ops"}  # a write for another reason drops it too
+    assert extension_view(existing)["legacy_fingerprint_tag"] is True
+    assert cleanup_tags(stored(desired)) is None and cleanup_tags(None) is None
+    # The tag says protected settings were written: without a password now, a PUT (without them) removes them.
+    bare = desired_extension("windows", URL, "westeurope", ExtensionOptions(proxy_server="p:1", proxy_username="u"), existing)
+    assert differences(existing, bare) == ["protected settings removed"] and "protectedSettings" not in bare["properties"]
+    only_tag = legacy(desired_extension("windows", URL, "westeurope", options))
+    assert cleanup_tags(only_tag) == {"tags": {}} and desired_extension("windows", URL, "x", options, only_tag)["tags"] == {}
+
+
+def test_options_are_checked():
+    with pytest.raises(OptionError, match="update_protected_settings"):
+        ExtensionOptions(update_protected_settings="sometimes")
+    with pytest.raises(OptionError, match="proxy_server"):
+        ExtensionOptions(proxy_server="http://" + "p" * 300)
 
 
 def test_failed_extension_is_rewritten_and_versions_compare_by_prefix():
@@ -80,6 +166,15 @@ def test_failed_extension_is_rewritten_and_versions_compare_by_prefix():
 
 def test_view_never_shows_protected_settings():
     body = desired_extension("linux", URL, "x", ExtensionOptions(proxy_server="p:1", proxy_username="u", proxy_password="hunter2"))
-    assert "hunter2" not in json.dumps(extension_view(body))
-    assert extension_view(body)["protected_settings_fingerprint"] is True
-    assert FINGERPRINT_TAG in body["tags"] and "hunter2" not in json.dumps(body["tags"])
+    view = extension_view(stored(body))
+    assert "hunter2" not in json.dumps(view) and "hunter2" not in json.dumps(body.get("tags"))
+    assert view["proxy_server"] == "http://p:1" and view["proxy_username"] == "u" and view["proxy_password"] == "(unknown)"
+    assert written_view(stored(body), True, False)["proxy_password"] == "(set)"
+    assert written_view(stored(body), True, True)["proxy_password"] == "(changed)"
+    assert written_view(stored(body), False, True)["proxy_password"] is None
+    assert extension_view(stored(desired_extension("linux", URL, "x", ExtensionOptions())))["proxy_password"] is None
+
+
+def test_secret_forms_cover_the_quoted_password_of_the_linux_url():
+    assert secret_forms(ExtensionOptions(proxy_server="p:1", proxy_username="u", proxy_password="a b/c")) == {"a b/c", "a%20b%2Fc"}
+    assert secret_forms(ExtensionOptions()) == set()

@@ -5,12 +5,14 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
 import threading
 
 import pytest
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
     NotFoundError, OperationTimeout, OptionError, StateError)
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import LEGACY_FINGERPRINT_TAG
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import derive_worker_id, parse_machine_id
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._register import (
     Registrar, effective_concurrency, run_bounded, specs_from_params)
@@ -24,7 +26,8 @@ def params(**kwargs):
     base = dict(group="g1", vm_resource_id=vm_id("vm1"), worker_id=None, workers=None, state="present", move=False,
                 install_extension=True, os_type=None, type_handler_version="1.1", auto_upgrade_minor_version=True,
                 enable_automatic_upgrade=True, proxy_server=None, proxy_username=None, proxy_password=None, force=False,
-                enable_system_identity=True, wait_for_heartbeat=False, heartbeat_timeout=60, heartbeat_max_age=90)
+                enable_system_identity=True, wait_for_heartbeat=False, heartbeat_timeout=60, heartbeat_max_age=90,
+                update_protected_settings="on_create")
     base.update(kwargs)
     return base
 
@@ -157,13 +160,116 @@ def test_check_mode_with_missing_group_predicts_the_registration_and_warns(world
     assert len(warnings) == 1 and "new-group" in warnings[0] and "check mode" in warnings[0]
 
 
-def test_proxy_password_change_and_force(world):
-    proxy = dict(proxy_server="p:1", proxy_username="u")
-    run(world, proxy_password="one", **proxy)
-    assert not run(world, proxy_password="one", **proxy)["changed"]
-    assert run(world, proxy_password="two", **proxy)["actions"] == ["update_extension"]
-    assert not run(world, proxy_password="two", **proxy)["changed"]
-    assert run(world, proxy_password="two", force=True, **proxy)["actions"] == ["update_extension"]
+PROXY = dict(proxy_server="p:1", proxy_username="u")
+
+
+def sent(world, name="vm1", maker=vm_id):
+    """The protected settings the machine got with the last extension write (what Azure never returns)."""
+    return world[1].protected.get(maker(name).lower())
+
+
+@pytest.mark.parametrize("os_type", ["Linux", "Windows"])
+def test_proxy_password_on_create_and_always(world, os_type):
+    world[1].add(vm_id("vm1"), os_type=os_type)
+    first = run(world, proxy_password="one", **PROXY)
+    assert first["actions"] == ["create_record", "install_extension"] and "one" in json.dumps(sent(world))
+    assert first["diff"]["after"]["extension"]["proxy_password"] == "(set)"
+    before = len(writes(world))
+    # on_create (the default): a new password alone is not detected, nothing is written
+    assert not run(world, proxy_password="two", **PROXY)["changed"] and len(writes(world)) == before
+    assert "one" in json.dumps(sent(world))
+    # always: sent on every run, reported as a change (also in check mode, which writes nothing)
+    predicted = run(world, check_mode=True, proxy_password="two", update_protected_settings="always", **PROXY)
+    assert predicted["actions"] == ["update_extension"] and len(writes(world)) == before
+    for attempt in (1, 2):
+        result = run(world, proxy_password="two", update_protected_settings="always", **PROXY)
+        assert result["changed"] and result["actions"] == ["update_extension"] and "two" in json.dumps(sent(world))
+        assert result["diff"]["after"]["extension"]["proxy_password"] == "(changed)", attempt
+    assert run(world, proxy_password="three", force=True, **PROXY)["actions"] == ["update_extension"]
+    assert "three" in json.dumps(sent(world))
+    # always without a password: on Windows nothing is protected then, so no write; on Linux the proxy URL still is
+    before = len(writes(world))
+    assert run(world, update_protected_settings="always", **PROXY)["changed"] is (os_type == "Linux")
+    assert len(writes(world)) == before + (os_type == "Linux")
+
+
+@pytest.mark.parametrize("os_type", ["Linux", "Windows"])
+def test_a_write_for_another_reason_keeps_the_password(world, os_type):
+    world[1].add(vm_id("vm1"), os_type=os_type)
+    run(world, proxy_password="keep-me", **PROXY)
+    result = run(world, proxy_password="keep-me", type_handler_version="1.2", **PROXY)
+    assert result["actions"] == ["update_extension"]
+    assert "keep-me" in json.dumps(sent(world))  # the PUT replaced the extension and carried the protected settings
+    assert result["diff"]["after"]["extension"]["proxy_password"] == "(changed)"
+
+
+def test_proxy_server_change_is_diffed_on_linux_and_windows(world):
+    world[1].add(arc_id("srv1"), os_type="Windows")
+    for vm in (vm_id("vm1"), arc_id("srv1")):
+        run(world, vm_resource_id=vm, proxy_password="pw-Secret-1", **PROXY)
+        result = run(world, vm_resource_id=vm, diff=True, proxy_server="q:2", proxy_username="u", proxy_password="pw-Secret-1")
+        assert result["actions"] == ["update_extension"]
+        before, after = result["diff"]["before"]["extension"], result["diff"]["after"]["extension"]
+        linux = "/virtualMachines/" in vm
+        assert before["proxy_server"] == ("http://p:1" if linux else "p:1")
+        assert after["proxy_server"] == ("http://q:2" if linux else "q:2") == result["extension"]["proxy_server"]
+        assert before["proxy_password"] == "(unknown)" and after["proxy_password"] == "(changed)"
+        assert after["provisioning_state"] == "Succeeded"
+        assert "pw-Secret-1" not in json.dumps(result)
+        unchanged = run(world, vm_resource_id=vm, proxy_server="q:2", proxy_username="u", proxy_password="pw-Secret-1")
+        assert not unchanged["changed"] and unchanged["diff"]["before"] == unchanged["diff"]["after"]
+
+
+def with_legacy_tag(world, name="vm1", maker=vm_id):
+    """Leave the extension as earlier versions did: a salted SHA-256 of the protected settings in a tag."""
+    ext = world[1].extensions[maker(name).lower()]
+    ext["tags"] = dict(ext.get("tags") or {}, owner="ops", **{LEGACY_FINGERPRINT_TAG: "v1:00112233aabbccdd:" + "ab" * 32})
+
+
+def test_legacy_fingerprint_tag_is_removed_by_a_tag_patch(world):
+    run(world, proxy_password="pw", **PROXY)
+    with_legacy_tag(world)
+    before = len(writes(world))
+    predicted = run(world, check_mode=True, proxy_password="pw", **PROXY)
+    assert predicted["changed"] and predicted["actions"] == ["remove_fingerprint_tag"] and len(writes(world)) == before
+    assert predicted["diff"]["before"]["extension"]["legacy_fingerprint_tag"] is True
+    assert predicted["diff"]["after"]["extension"]["legacy_fingerprint_tag"] is False
+    result = run(world, proxy_password="pw", **PROXY)
+    assert result["actions"] == ["remove_fingerprint_tag"] and writes(world)[before:] == [("update_extension_tags", vm_id("vm1"))]
+    tags = world[1].extensions[vm_id("vm1").lower()]["tags"]
+    assert LEGACY_FINGERPRINT_TAG not in tags and tags["owner"] == "ops"
+    assert "pw" in json.dumps(sent(world))  # the PATCH kept the protected settings
+    assert not run(world, proxy_password="pw", **PROXY)["changed"]
+
+
+def test_legacy_fingerprint_tag_goes_with_a_write_that_happens_anyway(world):
+    run(world, proxy_password="pw", **PROXY)
+    with_legacy_tag(world)
+    result = run(world, proxy_password="pw", type_handler_version="1.2", **PROXY)
+    assert result["actions"] == ["update_extension", "remove_fingerprint_tag"]
+    assert [w[0] for w in writes(world)][-1] == "put_extension"
+    assert LEGACY_FINGERPRINT_TAG not in world[1].extensions[vm_id("vm1").lower()]["tags"]
+
+
+def test_linux_extension_of_an_earlier_version_is_rewritten_once(world):
+    run(world, proxy_password="pw", **PROXY)
+    ext = world[1].extensions[vm_id("vm1").lower()]
+    ext["tags"] = {LEGACY_FINGERPRINT_TAG: "v1:00112233aabbccdd:" + "ab" * 32}  # no proxy tags: the old release wrote none
+    result = run(world, proxy_password="pw", **PROXY)
+    assert result["actions"] == ["update_extension", "remove_fingerprint_tag"] and "pw" in json.dumps(sent(world))
+    assert world[1].extensions[vm_id("vm1").lower()]["tags"] == {"hrw-proxy-server": "http://p:1", "hrw-proxy-username": "u"}
+    assert not run(world, proxy_password="pw", **PROXY)["changed"]
+
+
+def test_fleet_removes_legacy_tags_and_honours_always(world):
+    fleet = [{"vm_resource_id": vm_id(n)} for n in ("vm1", "vm2", "vm3")]
+    run(world, vm_resource_id=None, workers=fleet, proxy_password="pw", **PROXY)
+    with_legacy_tag(world, "vm2")
+    results = run(world, vm_resource_id=None, workers=fleet, proxy_password="pw", **PROXY)
+    assert [r["actions"] for r in results] == [[], ["remove_fingerprint_tag"], []]
+    results = run(world, vm_resource_id=None, workers=fleet, proxy_password="new", update_protected_settings="always", **PROXY)
+    assert [r["actions"] for r in results] == [["update_extension"]] * 3
+    assert all("new" in json.dumps(sent(world, n)) for n in ("vm1", "vm2", "vm3"))
 
 
 def test_record_only(world):
