@@ -64,8 +64,9 @@ def test_vm_extension_lro_and_simulated_heartbeat(emu, compute, automation):
 
 def test_extension_put_replaces_protected_settings_and_tags_patch_keeps_them(emu, compute):
     rg = emu["resource_group"]
+    disk = {"osType": "Linux", "createOption": "FromImage"}
     compute.virtual_machines.begin_create_or_update(rg, "ps1", {"location": emu["location"], "identity": {"type": "SystemAssigned"},
-                                                                "properties": {"storageProfile": {"osDisk": {"osType": "Linux"}}}}).result()
+                                                                "properties": {"storageProfile": {"osDisk": disk}}}).result()
     mid = emu.vm_id("ps1")
 
     def machine_side():
