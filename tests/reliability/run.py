@@ -288,8 +288,9 @@ def scenario_faults(root):
     run.wait()
     s.emu.admin("POST", "settings", {"cutOffRate": 0, "loseAnswerRate": 0})
     faults = [r for r in s.emu.admin("GET", "requests") if r.get("network_fault")]
-    s.notes.append("%d answers cut off, %d lost" % (len([r for r in faults if r["network_fault"] == "cut"]),
-                                                   len([r for r in faults if r["network_fault"] == "lose"])))
+    cut = len([r for r in faults if r["network_fault"] == "cut"])
+    lost = len([r for r in faults if r["network_fault"] == "lose"])
+    s.notes.append("%d answers cut off, %d lost" % (cut, lost))
     s.errors += run.errors()
     return s, s.check("rel-faults", machines)
 
@@ -395,8 +396,8 @@ def main(argv):
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             list(pool.map(one, names))
         passed, failed = verdicts.count(True), verdicts.count(False)
-        print("reliability: %d passed, %d failed in %.0fs (%d at a time)" % (passed, failed, time.monotonic() - started,
-                                                                            max(1, args.jobs)))
+        elapsed = time.monotonic() - started
+        print("reliability: %d passed, %d failed in %.0fs (%d at a time)" % (passed, failed, elapsed, max(1, args.jobs)))
         return 1 if failed else 0
     finally:
         if args.keep:

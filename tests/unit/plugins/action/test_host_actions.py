@@ -90,7 +90,7 @@ def test_health_thresholds_change_the_verdict_without_a_new_probe_option():
                              lambda *a: {"facts": case["facts"]})
         result = action.run(task_vars={})
         seen.append((result["checks"][0]["status"], action.calls[0][1]))
-    assert [s for s, _ in seen] == ["ok", "fail"]
+    assert [pair[0] for pair in seen] == ["ok", "fail"]
     assert seen[0][1] == seen[1][1]  # the same probe request: the threshold stayed on the controller
 
 

@@ -92,8 +92,7 @@ def _powershell_tree(path):
 def _walk(node):
     yield node
     for child in node.children:
-        for sub in _walk(child):
-            yield sub
+        yield from _walk(child)
 
 
 def powershell_fact_shapes(path):

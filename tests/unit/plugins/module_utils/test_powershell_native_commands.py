@@ -27,8 +27,7 @@ _CONTINUE = re.compile(r"^\$ErrorActionPreference\s*=\s*['\"](Continue|SilentlyC
 def _walk(node):
     yield node
     for child in node.children:
-        for sub in _walk(child):
-            yield sub
+        yield from _walk(child)
 
 
 def unguarded_redirections(source):

@@ -364,7 +364,7 @@ def test_group_deleted_during_a_fleet_is_recreated_once(world):
 
 def test_group_deleted_twice_by_two_removals_is_recreated_twice_then_a_third_loss_fails(world):
     world[0].add_group("g1")
-    deletions = [delete_group_now(world, "g1") for _ in range(2)]
+    deletions = [delete_group_now(world, "g1") for _attempt in range(2)]
 
     def delete_then_arm_next():  # removal A, then removal B right after our re-creation
         deletions.pop(0)()
@@ -374,7 +374,7 @@ def test_group_deleted_twice_by_two_removals_is_recreated_twice_then_a_third_los
     reg, specs, warnings = registrar(world, recreate_group=True)
     result = reg.reconcile(specs[0], reg.prepare(specs))
     assert result["changed"] and len([w for w in world[0].writes if w[0] == "create_group"]) == 2 and len(warnings) == 2
-    deletions.extend(delete_group_now(world, "g1") for _ in range(3))
+    deletions.extend(delete_group_now(world, "g1") for _attempt in range(3))
     world[0].workers["g1"].clear()
     world[0].before["create_worker"] = delete_then_arm_next
     with pytest.raises(NotFoundError):
