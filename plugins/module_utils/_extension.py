@@ -28,6 +28,8 @@ from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._er
 
 PUBLISHER = "Microsoft.Azure.Automation.HybridWorker"
 TYPES = {"linux": "HybridWorkerForLinux", "windows": "HybridWorkerForWindows"}
+# Properties Azure refuses to change on an existing extension (409 PropertyChangeNotAllowed): it is deleted and created again.
+IMMUTABLE = ("publisher", "type")
 LEGACY_FINGERPRINT_TAG = "hrw-protected-settings-fingerprint"
 PROXY_SERVER_TAG = "hrw-proxy-server"
 PROXY_USERNAME_TAG = "hrw-proxy-username"
@@ -153,6 +155,18 @@ def _version_matches(current, wanted):
     return current == wanted or current.startswith(wanted + ".")
 
 
+def replacement_reasons(existing, desired):
+    """Why ``existing`` cannot be updated in place to ``desired``: its publisher or type differs (compared as Azure does,
+    ignoring case). Azure answers a PUT that changes either with 409 PropertyChangeNotAllowed, so the extension has to be
+    deleted and created again. Empty list: a PUT will do (or nothing exists yet)."""
+    if existing is None:
+        return []
+    have = existing.get("properties") or {}
+    want = desired["properties"]
+    return ["%s %s -> %s" % (prop, have.get(prop), want[prop]) for prop in IMMUTABLE
+            if str(have.get(prop) or "").lower() != str(want[prop]).lower()]
+
+
 def differences(existing, desired, force=False, update_protected_settings="on_create"):
     """Why ``existing`` (ARM GET of the extension, or None) must be rewritten to ``desired``. Empty list: nothing to do.
 
@@ -161,13 +175,9 @@ def differences(existing, desired, force=False, update_protected_settings="on_cr
     """
     if existing is None:
         return ["extension missing"]
-    found = []
+    found = replacement_reasons(existing, desired)
     have = existing.get("properties") or {}
     want = desired["properties"]
-    if str(have.get("publisher") or "").lower() != want["publisher"].lower():
-        found.append("publisher %s -> %s" % (have.get("publisher"), want["publisher"]))
-    if str(have.get("type") or "").lower() != want["type"].lower():
-        found.append("type %s -> %s" % (have.get("type"), want["type"]))
     if not _version_matches(have.get("typeHandlerVersion"), want["typeHandlerVersion"]):
         found.append("typeHandlerVersion %s -> %s" % (have.get("typeHandlerVersion"), want["typeHandlerVersion"]))
     for key in ("autoUpgradeMinorVersion", "enableAutomaticUpgrade"):
@@ -218,6 +228,7 @@ def extension_view(extension):
     proxy_username = windows_proxy.get("UserName") or tags.get(PROXY_USERNAME_TAG)
     return {
         "name": extension.get("name"),
+        "publisher": props.get("publisher"),
         "type": props.get("type"),
         "type_handler_version": props.get("typeHandlerVersion"),
         "auto_upgrade_minor_version": props.get("autoUpgradeMinorVersion"),

@@ -254,6 +254,13 @@ class MachineService(object):
             if current is not None and not differences(current, body):
                 return current
 
+    def replace_extension(self, machine_id, body, name=EXTENSION_NAME, timeout=None):
+        """DELETE the extension, wait until it is gone, then PUT ``body``: how an extension of another type or publisher
+        becomes ``body`` (Azure refuses to change either in place). ``timeout`` bounds both operations together."""
+        deadline = self.arm.clock() + (timeout or self.timeout)
+        self.delete_extension(machine_id, name, timeout=max(1.0, deadline - self.arm.clock()))
+        return self.put_extension(machine_id, body, name, timeout=max(1.0, deadline - self.arm.clock()))
+
     def update_extension_tags(self, machine_id, tags, name=EXTENSION_NAME, timeout=None):
         """PATCH only the tags (all of them: ``tags`` replaces the set); settings and protected settings stay as they are."""
         return self.arm.lro(self.provider(machine_id), "PATCH", self._extension_path(machine_id, name), "update the tags of",

@@ -18,7 +18,7 @@ import time
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
     HrwError, NotFoundError, OperationTimeout, OptionError, StateError)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import (
-    TYPES, ExtensionOptions, cleanup_tags, desired_extension, differences, extension_view, written_view)
+    TYPES, ExtensionOptions, cleanup_tags, desired_extension, differences, extension_view, replacement_reasons, written_view)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._groups import refuse_system_group
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._hybrid_worker import (
     EXTENSION_NAME, MachineService, worker_view)
@@ -316,10 +316,15 @@ class Registrar(object):
             return before["extension"]
         name = (existing or {}).get("name") or "HybridWorkerExtension"
         password_sent = bool(self.options.proxy_password and desired["properties"].get("protectedSettings"))
+        # Azure refuses to change the publisher or type of an extension (409 PropertyChangeNotAllowed), for example a
+        # HybridWorkerForWindows left on a machine that now runs Linux, or another publisher's extension of this name:
+        # it is deleted and created again, and the new one is a new extension (its password shows as set, not changed).
+        replace = bool(replacement_reasons(existing, desired))
+        existed = existing is not None and not replace
         if reasons:
-            actions.append("install_extension" if existing is None else "update_extension")
+            actions.append("install_extension" if existing is None else "replace_extension" if replace else "update_extension")
             predicted = dict(desired, name=name, properties=dict(desired["properties"], provisioningState="Succeeded"))
-            after["extension"] = written_view(predicted, password_sent, existing is not None)
+            after["extension"] = written_view(predicted, password_sent, existed)
         else:
             # Only the legacy fingerprint tag to go: a PATCH of the tags keeps the protected settings as they are.
             predicted = dict(existing, tags=cleanup["tags"])
@@ -328,9 +333,12 @@ class Registrar(object):
             actions.append("remove_fingerprint_tag")
         if self.check_mode:
             return after["extension"]
-        if reasons:
+        if replace:
+            final = self.machines.replace_extension(machine_id, desired)
+            after["extension"] = written_view(final or predicted, password_sent, existed)
+        elif reasons:
             final = self.machines.put_extension(machine_id, desired)
-            after["extension"] = written_view(final or predicted, password_sent, existing is not None)
+            after["extension"] = written_view(final or predicted, password_sent, existed)
         else:
             final = self.machines.update_extension_tags(machine_id, cleanup["tags"])
             after["extension"] = extension_view(final or predicted)

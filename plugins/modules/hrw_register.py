@@ -20,6 +20,10 @@ description:
     O(workers) reconciles a whole list in one task with O(concurrency) threads and one paged list of workers per group instead of
     one lookup per machine; use it for fleets (tens of machines and more), where ARM's write throttling is the limit: a re-run
     that has nothing to change makes no write at all."
+  - Azure cannot change the publisher or type of an existing extension (it answers C(409 PropertyChangeNotAllowed)). When the
+    machine's C(HybridWorkerExtension) has another type (for example C(HybridWorkerForWindows) on a machine that now runs Linux)
+    or another publisher, it is deleted (waiting for the removal to finish) and created again (action C(replace_extension)); its
+    tags are kept and its protected settings are sent again. Check mode predicts it and C(--diff) shows both types and publishers.
   - With O(state=absent) the extension and the record are removed; it succeeds when either (or the machine) is already gone.
     A machine registered in another group is left alone.
   - With O(state=absent) and a group that does not exist (for example a typo), nothing is changed on any machine; the task is
@@ -297,6 +301,7 @@ actions:
   description:
     - What was done, or would be done in check mode (with O(vm_resource_id)).
     - C(create_record), C(move_record), C(enable_system_identity), C(install_extension), C(update_extension),
+      C(replace_extension) (an extension of another type or publisher deleted and created again),
       C(remove_fingerprint_tag) (see O(update_protected_settings)), C(remove_extension), C(remove_record).
   returned: when O(vm_resource_id) is set
   type: list
@@ -313,6 +318,7 @@ extension:
   type: dict
   sample:
     name: HybridWorkerExtension
+    publisher: Microsoft.Azure.Automation.HybridWorker
     type: HybridWorkerForLinux
     type_handler_version: "1.1"
     auto_upgrade_minor_version: true

@@ -126,6 +126,7 @@ workers:
       sample:
         exists: true
         name: HybridWorkerExtension
+        publisher: Microsoft.Azure.Automation.HybridWorker
         type: HybridWorkerForLinux
         type_handler_version: "1.1"
         auto_upgrade_minor_version: true

@@ -176,7 +176,7 @@ def test_extension_installs_hwd_which_heartbeats(lab_host, emulator, timings):
     layout = lab_host.ssh(f"ls -d {HWD_DIR_GLOB} /var/log/azure/Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux "
                           "/home/hweautomation/state && grep -rl AutomationAccountURL "
                           "/var/lib/waagent/Microsoft.Azure.Automation.HybridWorker.HybridWorkerForLinux/config")
-    assert "HybridWorkerForLinux-1.1.13" in layout.stdout  # the newest build of typeHandlerVersion 1.1, as Azure installs
+    assert "HybridWorkerForLinux-1.1.23" in layout.stdout  # the newest build of typeHandlerVersion 1.1, as Azure installs
     first = worker.properties.last_seen_date_time
     # hwd keeps heartbeating (every 5 s in the lab).
     labtools.wait_for(lambda: client.hybrid_runbook_workers.get(rg, account, GROUP, worker_id)

@@ -189,14 +189,24 @@ class FakeMachines(object):
         return copy.deepcopy(ext) if ext else None
 
     def put_extension(self, machine_id, body, name="HybridWorkerExtension", timeout=None):
-        """A PUT replaces the resource: tags and protected settings not in the body are gone."""
+        """A PUT replaces the resource: tags and protected settings not in the body are gone. As Azure, it refuses to
+        change the publisher or type of an existing extension (409 PropertyChangeNotAllowed) and changes nothing then."""
         self.writes.append(("put_extension", machine_id.id))
+        old = (self.extensions.get(machine_id.key) or {}).get("properties")
+        for prop in ("publisher", "type") if old else ():
+            if str(body["properties"].get(prop) or "").lower() != str(old.get(prop) or "").lower():
+                raise ConflictError("install", name, 409, "PropertyChangeNotAllowed", "Changing property '%s' is not allowed." % prop)
         stored = copy.deepcopy(body)
         stored["name"] = name
         self.protected[machine_id.key] = stored["properties"].pop("protectedSettings", None)
         stored["properties"]["provisioningState"] = "Succeeded"
         self.extensions[machine_id.key] = stored
         return copy.deepcopy(stored)
+
+    def replace_extension(self, machine_id, body, name="HybridWorkerExtension", timeout=None):
+        """DELETE then PUT, as MachineService.replace_extension."""
+        self.delete_extension(machine_id, name, timeout)
+        return self.put_extension(machine_id, body, name, timeout)
 
     def update_extension_tags(self, machine_id, tags, name="HybridWorkerExtension", timeout=None):
         """A PATCH of the tags replaces them and keeps everything else, protected settings included."""

@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import OptionError
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import (
     LEGACY_FINGERPRINT_TAG, PROXY_SERVER_TAG, PROXY_USERNAME_TAG, ExtensionOptions, cleanup_tags, desired_extension,
-    differences, extension_view, secret_forms, settings_for, written_view)
+    differences, extension_view, replacement_reasons, secret_forms, settings_for, written_view)
 
 URL = "https://acc.jrds.weu.azure-automation.net/automationAccounts/acc"
 
@@ -178,3 +178,65 @@ def test_view_never_shows_protected_settings():
 def test_secret_forms_cover_the_quoted_password_of_the_linux_url():
     assert secret_forms(ExtensionOptions(proxy_server="p:1", proxy_username="u", proxy_password="a b/c")) == {"a b/c", "a%20b%2Fc"}
     assert secret_forms(ExtensionOptions()) == set()
+
+
+def test_another_type_or_publisher_needs_a_replacement_other_changes_do_not():
+    options = ExtensionOptions(proxy_server="p:1", proxy_username="u", proxy_password="secret")
+    windows = stored(desired_extension("windows", URL, "westeurope", options))
+    linux = desired_extension("linux", URL, "westeurope", options, windows)
+    assert replacement_reasons(windows, linux) == ["type HybridWorkerForWindows -> HybridWorkerForLinux"]
+    assert replacement_reasons(None, linux) == []
+    foreign = stored(linux)
+    foreign["properties"]["publisher"] = "Contoso.Tools"
+    assert replacement_reasons(foreign, linux) == ["publisher Contoso.Tools -> Microsoft.Azure.Automation.HybridWorker"]
+    assert differences(foreign, linux)[0] == replacement_reasons(foreign, linux)[0]
+    # Azure compares them ignoring case; version, settings and a failed state are changed in place.
+    same = stored(linux, "Failed")
+    same["properties"].update(publisher="MICROSOFT.AZURE.AUTOMATION.HYBRIDWORKER", type="hybridworkerforlinux", typeHandlerVersion="1.0",
+                              settings={"AutomationAccountURL": URL + "x"})
+    assert replacement_reasons(same, linux) == [] and differences(same, linux)
+    view = extension_view(foreign)
+    assert (view["publisher"], view["type"]) == ("Contoso.Tools", "HybridWorkerForLinux")
+
+
+class TestReplaceExtension(object):
+    """MachineService.replace_extension: DELETE, wait for its operation, then PUT (Azure refuses a type change in place)."""
+
+    def _service(self, responses):
+        from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._arm import ArmClient, RetryPolicy
+        from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._hybrid_worker import MachineService
+        from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import parse_machine_id
+        from hrw_fakes import FakeClock, ScriptedTransport, vm_id
+        clock = FakeClock()
+        arm = ArmClient(ScriptedTransport(responses), "sub", warn=lambda message: None, clock=clock, sleep=clock.sleep,
+                        retry=RetryPolicy(max_retries=2, base=1.0, cap=8.0, rand=lambda a, b: b))
+        return MachineService(arm, timeout=120), parse_machine_id(vm_id("vm1")), arm
+
+    def test_delete_is_waited_for_before_the_put(self):
+        from hrw_fakes import resp
+        desired = desired_extension("linux", URL, "westeurope", ExtensionOptions())
+        service, machine, arm = self._service([
+            resp(202, None, {"Azure-AsyncOperation": "https://arm/op/del", "Retry-After": "1"}),
+            resp(200, {"status": "InProgress"}, {"Retry-After": "1"}),
+            resp(200, {"status": "Succeeded"}),
+            resp(201, stored(desired, "Creating"), {"Azure-AsyncOperation": "https://arm/op/put", "Retry-After": "1"}),
+            resp(200, {"status": "Succeeded"}),
+            resp(200, stored(desired)),
+        ])
+        final = service.replace_extension(machine, desired)
+        assert final["properties"]["type"] == "HybridWorkerForLinux" and final["properties"]["provisioningState"] == "Succeeded"
+        calls = [(c[0], c[1].rsplit("/", 1)[-1]) for c in arm.transport.calls]
+        assert calls == [("DELETE", "HybridWorkerExtension"), ("GET", "del"), ("GET", "del"), ("PUT", "HybridWorkerExtension"),
+                         ("GET", "put"), ("GET", "HybridWorkerExtension")]
+        assert arm.transport.calls[3][3] == desired
+
+    def test_a_failed_delete_writes_nothing_more(self):
+        from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import OperationFailed
+        from hrw_fakes import resp
+        service, machine, arm = self._service([
+            resp(202, None, {"Azure-AsyncOperation": "https://arm/op/del"}),
+            resp(200, {"status": "Failed", "error": {"code": "VMExtensionHandlerNonTransientError", "message": "uninstall failed"}}),
+        ])
+        with pytest.raises(OperationFailed, match="VMExtensionHandlerNonTransientError"):
+            service.replace_extension(machine, desired_extension("linux", URL, "westeurope", ExtensionOptions()))
+        assert [c[0] for c in arm.transport.calls] == ["DELETE", "GET"]

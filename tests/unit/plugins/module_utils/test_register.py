@@ -272,6 +272,67 @@ def test_fleet_removes_legacy_tags_and_honours_always(world):
     assert all("new" in json.dumps(sent(world, n)) for n in ("vm1", "vm2", "vm3"))
 
 
+def seed_extension(world, vm, ext_type="HybridWorkerForWindows", publisher="Microsoft.Azure.Automation.HybridWorker", tags=None):
+    """An extension named HybridWorkerExtension that Azure would refuse to turn into the wanted one with a PUT."""
+    world[1].extensions[vm.lower()] = {"name": "HybridWorkerExtension", "tags": dict(tags or {}), "properties": {
+        "publisher": publisher, "type": ext_type, "typeHandlerVersion": "1.1", "autoUpgradeMinorVersion": True,
+        "enableAutomaticUpgrade": True, "settings": {"AutomationAccountURL": "https://acc.jrds.emu.azure-automation.net/x"},
+        "provisioningState": "Succeeded"}}
+
+
+@pytest.mark.parametrize("ext_type, publisher, changed", [
+    ("HybridWorkerForWindows", "Microsoft.Azure.Automation.HybridWorker", "type"),  # the machine runs Linux now
+    ("HybridWorkerForLinux", "Contoso.Tools", "publisher"),                         # another publisher's extension of that name
+    ("CustomScript", "Microsoft.Azure.Extensions", "publisher"),
+])
+def test_extension_of_another_type_or_publisher_is_replaced(world, ext_type, publisher, changed):
+    seed_extension(world, vm_id("vm1"), ext_type, publisher, tags={"owner": "ops"})
+    predicted = run(world, check_mode=True, diff=True)
+    assert predicted["actions"] == ["create_record", "replace_extension"] and not writes(world)
+    before, after = predicted["diff"]["before"]["extension"], predicted["diff"]["after"]["extension"]
+    assert (before["type"], before["publisher"]) == (ext_type, publisher)
+    assert (after["type"], after["publisher"]) == ("HybridWorkerForLinux", "Microsoft.Azure.Automation.HybridWorker")
+    assert before[changed] != after[changed]
+    result = run(world, diff=True)
+    assert result["actions"] == predicted["actions"] and result["diff"]["after"] == predicted["diff"]["after"]
+    assert [w[0] for w in writes(world)] == ["create_worker", "delete_extension", "put_extension"]
+    ext = world[1].extensions[vm_id("vm1").lower()]
+    assert ext["properties"]["type"] == "HybridWorkerForLinux" and ext["tags"] == {"owner": "ops"}
+    assert ext["properties"]["settings"]["AutomationAccountURL"].endswith("/automationAccounts/acc")
+    assert result["extension"]["type"] == "HybridWorkerForLinux" and result["extension"]["provisioning_state"] == "Succeeded"
+    count = len(writes(world))
+    again = run(world)
+    assert not again["changed"] and len(writes(world)) == count
+
+
+def test_a_case_change_of_the_type_is_no_replacement(world):
+    seed_extension(world, vm_id("vm1"), "hybridworkerforlinux", "microsoft.azure.automation.hybridworker")
+    world[1].extensions[vm_id("vm1").lower()]["properties"]["settings"]["AutomationAccountURL"] = (
+        "https://acc.jrds.emu.azure-automation.net/automationAccounts/acc")
+    assert run(world)["actions"] == ["create_record"]
+
+
+@pytest.mark.parametrize("os_type", ["Linux", "Windows"])
+def test_a_replaced_extension_gets_the_password_as_a_new_one(world, os_type):
+    world[1].add(vm_id("vm1"), os_type=os_type)
+    other = "HybridWorkerForWindows" if os_type == "Linux" else "HybridWorkerForLinux"
+    seed_extension(world, vm_id("vm1"), other, tags={LEGACY_FINGERPRINT_TAG: "v1:00112233aabbccdd:" + "ab" * 32})
+    result = run(world, diff=True, proxy_password="pw-Secret-9", **PROXY)
+    assert result["actions"] == ["create_record", "replace_extension", "remove_fingerprint_tag"]
+    assert "pw-Secret-9" in json.dumps(sent(world)) and "pw-Secret-9" not in json.dumps(result)
+    assert result["diff"]["after"]["extension"]["proxy_password"] == "(set)"
+    assert LEGACY_FINGERPRINT_TAG not in world[1].extensions[vm_id("vm1").lower()]["tags"]
+
+
+def test_fleet_replaces_only_the_extension_of_the_wrong_type(world):
+    fleet = [{"vm_resource_id": vm_id(n)} for n in ("vm1", "vm2", "vm3")]
+    run(world, vm_resource_id=None, workers=fleet)
+    seed_extension(world, vm_id("vm2"))
+    results = run(world, vm_resource_id=None, workers=fleet)
+    assert [r["actions"] for r in results] == [[], ["replace_extension"], []]
+    assert not any(r.get("failed") for r in results)
+
+
 def test_record_only(world):
     result = run(world, install_extension=False)
     assert result["actions"] == ["create_record"] and result["extension"] is None and not world[1].writes

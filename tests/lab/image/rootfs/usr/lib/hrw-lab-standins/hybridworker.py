@@ -27,8 +27,9 @@ UNIT_PATH = os.path.join("/etc/systemd/system", UNIT_NAME)
 SOURCE_DIR = "/usr/lib/hrw-lab-standins"
 DEFAULT_VERSION = "1.1"
 # Azure installs the newest build of the requested major.minor: typeHandlerVersion "1.1" lands in a "-1.1.<build>" folder.
-# The stand-in plays build 13 (PowerShell 7.2 and Python 3.10 runbooks need 1.1.11 or later).
-STANDIN_BUILD = "13"
+# The stand-in plays build 23, the newest 1.1 build of HybridWorkerForLinux in the emulator's extension image list (what its
+# instanceView reports); PowerShell 7.2 and Python 3.10 runbooks need 1.1.11 or later.
+STANDIN_BUILD = "23"
 
 UNIT_TEMPLATE = """\
 # STAND-IN FOR LAB TESTS - written by the extd stand-in, not by Microsoft's HybridWorkerForLinux extension.
@@ -58,7 +59,7 @@ class InstallError(Exception):
 
 
 def full_version(requested):
-    """'1.1' -> '1.1.13'; a version that already names its build is kept."""
+    """'1.1' -> '1.1.23'; a version that already names its build is kept."""
     return requested if requested.count(".") >= 2 else f"{requested}.{STANDIN_BUILD}"
 
 
