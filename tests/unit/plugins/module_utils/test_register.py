@@ -27,7 +27,7 @@ def params(**kwargs):
                 install_extension=True, os_type=None, type_handler_version="1.1", auto_upgrade_minor_version=True,
                 enable_automatic_upgrade=True, proxy_server=None, proxy_username=None, proxy_password=None, force=False,
                 enable_system_identity=True, wait_for_heartbeat=False, heartbeat_timeout=60, heartbeat_max_age=90,
-                update_protected_settings="on_create")
+                update_protected_settings="on_create", recreate_group=False, concurrency=16, wait_timeout=600)
     base.update(kwargs)
     return base
 
