@@ -192,6 +192,7 @@ def world(tmp_path_factory):
     b = scenario_b_vars("http://127.0.0.1:%d/wired/compute" % server.server_address[1])
     b_proc, b_calls = run("b", {"w2": {}}, [
         {"name": "Remove with the role", "hosts": "hrw_linux", "gather_facts": False, "vars": b["main"],
+         "module_defaults": {"group/azure_automation.hybrid_worker.hrw": {"resource_group": "rg-md", "automation_account": "aa-md"}},
          "roles": [{"role": "azure_automation.hybrid_worker.linux_worker"}]},
         {"name": "Deploy without registration", "hosts": "hrw_linux", "gather_facts": False, "vars": b["deploy"],
          "tasks": [{"name": "Run %s" % e, "ansible.builtin.include_role": {"name": "azure_automation.hybrid_worker.linux_worker",
@@ -336,3 +337,12 @@ def test_deploy_and_validate_check_health_with_the_same_options(world):
 def test_secrets_stay_out_of_the_output(world):
     out = world["a"][0].stdout
     assert ARC_SECRET not in out and PROXY_PASSWORD not in out
+
+
+def test_play_module_defaults_still_apply_without_a_per_host_account(world):
+    """No hrw_resource_group/hrw_automation_account: the play's module_defaults give the account (an omitted option
+    would have dropped them)."""
+    _ok(world["b"][0])
+    for call in [c for c in world["b"][1] if c["module"] in ("hrw_register", "hrw_group")]:
+        assert (call["args"].get("resource_group"), call["args"].get("automation_account")) == ("rg-md", "aa-md"), call
+    assert _calls(world["b"][1], "hrw_register", state="absent")
