@@ -168,8 +168,9 @@ def world(tmp_path_factory):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(base), PATH=str(bin_dir) + os.pathsep + os.environ.get("PATH", ""),
                ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_HOST_KEY_CHECKING="0",
-               ANSIBLE_LOCAL_TEMP=str(base / "tmp"), ANSIBLE_REMOTE_TEMP=str(base / "tmp"), ANSIBLE_LOG_PATH="")
-    env.pop("ANSIBLE_CONFIG", None)
+               ANSIBLE_LOCAL_TEMP=str(base / "tmp"), ANSIBLE_REMOTE_TEMP=str(base / "tmp"))
+    for name in ("ANSIBLE_CONFIG", "ANSIBLE_LOG_PATH"):
+        env.pop(name, None)
     common = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
 
     def run(name, hosts, playbook, azcmagent):
@@ -296,7 +297,8 @@ CHECKS = {
     "linux_worker_proxy_password": lambda w: _register(w)["proxy_password"] == PROXY_PASSWORD,
     "linux_worker_update_protected_settings": lambda w: _register(w)["update_protected_settings"] == "always",
     "linux_worker_wait_for_heartbeat": lambda w: _register(w)["wait_for_heartbeat"] is False,
-    "linux_worker_heartbeat_timeout": lambda w: _register(w)["heartbeat_timeout"] == 77,
+    # An int option: ansible-core 2.16 templates it as "77", which the module converts.
+    "linux_worker_heartbeat_timeout": lambda w: int(_register(w)["heartbeat_timeout"]) == 77,
     "linux_worker_runtime_paths": lambda w: _modules(w, "present")["runtime_paths"] == {"python_3_10_path": "/opt/wired/python3"}
     and _modules(w, "absent")["runtime_paths"] == {"python_3_10_path": ""},
     "linux_worker_python_packages": lambda w: _modules(w, "present")["python_packages"] == [{"name": "wired-pkg"}]
