@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Run every Molecule scenario on a lab of its own (HRW_LAB_INSTANCE=mol): start the local Azure emulator on the lab
+# Run every Molecule scenario on a lab of its own (lab instance HRW_MOLECULE_INSTANCE, default mol): start the local Azure emulator on the lab
 # network, export what the cloud-side modules read (AZURE_* variables, REQUESTS_CA_BUNDLE with the emulator's CA added to
 # the system bundle), run `molecule test --all`, and stop the emulator whatever happens.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
-export HRW_LAB_INSTANCE=mol
+# Another instance name (HRW_MOLECULE_INSTANCE=<name>, [a-z][a-z0-9]{0,15}) runs beside a run on "mol": hosts
+# hrw-lab-<name>-1..2, emulator and state in .lab/instances/<name>/.
+export HRW_LAB_INSTANCE=${HRW_MOLECULE_INSTANCE:-mol}
+[[ "$HRW_LAB_INSTANCE" =~ ^[a-z][a-z0-9]{0,15}$ ]] || { echo "molecule: HRW_MOLECULE_INSTANCE must match [a-z][a-z0-9]{0,15}" >&2; exit 2; }
 export PATH="$ROOT/.venv/bin:$PATH"
 STATE="$ROOT/.lab/instances/$HRW_LAB_INSTANCE"
 

@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
-    ArmError, AuthError, MissingLibraryError, NotFoundError, OperationFailed, OperationTimeout, exception_for_status)
+    ArmError, AuthError, ConflictError, MissingLibraryError, NotFoundError, OperationFailed, OperationTimeout, exception_for_status)
 
 API_VERSIONS = {
     "automation": "2024-10-23",
@@ -330,6 +330,29 @@ class ArmClient(object):
                 "HTTP %s %s" % (status, code or "") if status else "a connection error: %s" % message,
                 " (Retry-After %ss)" % retry_after if retry_after is not None else ""))
             self.sleep(delay)
+
+    def post_once(self, provider, path, action, resource, applied, what, body=None, ok=(200, 202, 204)):
+        """A non-idempotent POST, sent once per attempt: after a transient failure (no answer, lost answer, 429, 5xx) it
+        asks ``applied()`` (a re-read of the state the POST makes) and sends it again only when that says it did not
+        happen. Returns True when this call's POST answered, False when ``applied()`` found it done. Other errors
+        (ConflictError and every 4xx) are raised at once. ``what`` names the operation in the retry warning."""
+        attempts = self.retry.max_retries
+        for attempt in range(attempts + 1):
+            try:
+                self.request(provider, "POST", path, action, resource, body=body, ok=ok, retry=False)
+                return True
+            except ConflictError:
+                raise
+            except ArmError as exc:
+                transient = exc.status is None or exc.status == 429 or exc.status >= 500
+                if not transient or attempt >= attempts:
+                    raise
+                if applied():
+                    return False
+                self.warn("%s failed with %s and did not happen; trying again (attempt %d of %d)"
+                          % (what, exc.code, attempt + 1, attempts))
+                self.sleep(self.retry.delay(attempt))
+        return True  # pragma: no cover - the loop returns or raises
 
     def get(self, provider, path, action, resource, missing_ok=True, params=None):
         response = self.request(provider, "GET", path, action, resource, params=params, missing_ok=missing_ok, ok=(200,))

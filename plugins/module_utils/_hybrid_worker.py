@@ -150,25 +150,11 @@ class AutomationService(object):
                   missing_ok=True)
 
     def move_worker(self, group, worker_id, target):
-        """POST move is not idempotent: on a transient failure, re-read the target group before trying again."""
+        """POST move is not idempotent: on a transient failure the target group is re-read before trying again."""
         label = self.worker_label(group, worker_id)
-        attempts = self.arm.retry.max_retries
-        for attempt in range(attempts + 1):
-            try:
-                self._req("POST", self._worker_path(group, worker_id) + "/move", "move to group '%s'" % target, label,
-                          body={"hybridRunbookWorkerGroupName": target}, ok=(200, 202, 204), retry=False)
-                return
-            except ConflictError:
-                raise
-            except ArmError as exc:
-                transient = exc.status is None or exc.status == 429 or exc.status >= 500
-                if not transient or attempt >= attempts:
-                    raise
-                if self.get_worker(target, worker_id) is not None:
-                    return
-                self.arm.warn("Move of %s failed with %s and did not happen; trying again (attempt %d of %d)"
-                              % (label, exc.code, attempt + 1, attempts))
-                self.arm.sleep(self.arm.retry.delay(attempt))
+        self.arm.post_once("automation", self.base + self._worker_path(group, worker_id) + "/move", "move to group '%s'" % target,
+                           label, lambda: self.get_worker(target, worker_id) is not None, "Move of %s" % label,
+                           body={"hybridRunbookWorkerGroupName": target})
 
 
 class MachineService(object):

@@ -8,11 +8,11 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._concurrency import run_bounded
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import OptionError
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import extension_view
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._hybrid_worker import worker_view
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._ids import parse_machine_id, same_id
-from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._register import run_bounded
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._timeutil import age_seconds, utcnow
 
 

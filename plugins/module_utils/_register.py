@@ -15,6 +15,9 @@ __metaclass__ = type
 import threading
 import time
 
+# MAX_CONCURRENCY and effective_concurrency are imported from here by hrw_register.
+from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._concurrency import (  # pylint: disable=unused-import
+    MAX_CONCURRENCY, effective_concurrency, run_bounded)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._errors import (
     HrwError, NotFoundError, OperationTimeout, OptionError, StateError)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._extension import (
@@ -26,15 +29,10 @@ from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._id
     derive_worker_id, normalize_guid, parse_machine_id)
 from ansible_collections.azure_automation.hybrid_worker.plugins.module_utils._timeutil import age_seconds
 
-# Most machines one task handles at the same time (option concurrency): more threads only queue on ARM's write throttling.
-MAX_CONCURRENCY = 64
 # Writes into a group that may be deleted meanwhile by concurrent removals (option recreate_group): the first try and retries.
 GROUP_WRITE_ATTEMPTS = 3
-
-
-def effective_concurrency(requested, count):
-    """Threads for ``count`` machines: at most one per machine and at most MAX_CONCURRENCY."""
-    return max(1, min(int(requested or 1), count or 1, MAX_CONCURRENCY))
+# Seconds between reads of the worker record while waiting for its heartbeat (not an option).
+HEARTBEAT_POLL_INTERVAL = 5.0
 
 
 class MachineSpec(object):
@@ -103,9 +101,11 @@ class WorkerIndex(object):
 
 
 class Registrar(object):
-    """Reconciles machines with a group. ``params`` are the module's options (already validated by AnsibleModule)."""
+    """Reconciles machines with a group. ``params`` are the module's options, every one present with its default applied
+    (AnsibleModule validated them); nothing here defaults an option again."""
 
-    def __init__(self, automation, machines, params, check_mode=False, sleep=time.sleep, clock=time.monotonic, warn=None):
+    def __init__(self, automation, machines, params, check_mode=False, sleep=time.sleep, clock=time.monotonic, warn=None,
+                 poll_interval=HEARTBEAT_POLL_INTERVAL):
         self.warn = warn or (lambda message: None)
         self.automation = automation
         self.machines = machines
@@ -115,6 +115,7 @@ class Registrar(object):
         self.options = ExtensionOptions.from_params(params)
         self.sleep = sleep
         self.clock = clock
+        self.poll_interval = float(poll_interval)
         self._group_lock = threading.Lock()
         self._group_credential = None  # of the group as read by prepare(), so a re-created group keeps it
 
@@ -130,7 +131,7 @@ class Registrar(object):
             self.warn("%s does not exist; check mode assumes an earlier task creates it and predicts the registrations"
                       % self.automation.group_label(self.group))
             return WorkerIndex(self.automation, self.group).build([s.key for s in specs], target_exists=False)
-        if group is None and present and self.params.get("recreate_group"):
+        if group is None and present and self.params["recreate_group"]:
             # An earlier task of this run ensured the group; a concurrent run deleted it since (it was empty then).
             self._recreate_group("before this task started")
             return WorkerIndex(self.automation, self.group).build([s.key for s in specs], target_exists=False)
@@ -172,7 +173,7 @@ class Registrar(object):
                     raise
                 if self.automation.get_group(self.group) is not None:
                     continue  # re-created meanwhile (by another thread or run); if something else is missing, this fails again
-                if not self.params.get("recreate_group"):
+                if not self.params["recreate_group"]:
                     raise StateError("Failed to register %s in %s: the group was deleted while this task ran (probably by a "
                                      "concurrent run that removed its last workers); run again, or set recreate_group=true "
                                      "right after ensuring the group" % (machine_id.id, self.automation.group_label(self.group)))
@@ -181,7 +182,7 @@ class Registrar(object):
     def reconcile_all(self, specs, concurrency=1):
         """Returns a list of per-machine results (each with ``failed``/``msg`` on error) in input order."""
         index = self.prepare(specs)
-        if self.params["state"] == "present" and self.params.get("install_extension", True):
+        if self.params["state"] == "present" and self.params["install_extension"]:
             self.automation.hybrid_service_url()  # one account read, shared, before the threads start
         results = [None] * len(specs)
 
@@ -216,14 +217,14 @@ class Registrar(object):
         # Everything that can refuse the request is read and decided before the first write, so a wrong machine id or a
         # machine the extension cannot go on leaves no worker record behind.
         machine = os_type = None
-        if self.params.get("install_extension", True):
+        if self.params["install_extension"]:
             machine, os_type = self._machine_for_extension(spec)
-        elif self.params.get("wait_for_heartbeat"):
+        elif self.params["wait_for_heartbeat"]:
             self._check_heartbeat_can_come(spec)
         record = index.find(spec.key)
         before["record"] = _record_view(record)
         if record is not None and record["group"].lower() != self.group.lower():
-            if not self.params.get("move"):
+            if not self.params["move"]:
                 raise StateError("Failed to register %s in group '%s': it is already worker '%s' in group '%s' of %s; set "
                                  "move=true to move it" % (machine_id.id, self.group, record["worker_id"], record["group"],
                                                            self.automation.account_label()))
@@ -251,7 +252,7 @@ class Registrar(object):
             extension = self._ensure_machine(spec, machine, os_type, actions, before, after)
         result = {"vm_resource_id": machine_id.id, "worker_id": worker_id, "group": self.group, "changed": bool(actions),
                   "actions": actions, "extension": extension, "diff": {"before": before, "after": after}}
-        if self.params.get("wait_for_heartbeat") and not self.check_mode:
+        if self.params["wait_for_heartbeat"] and not self.check_mode:
             result["worker"] = self._wait_heartbeat(spec, worker_id)
         return result
 
@@ -270,7 +271,7 @@ class Registrar(object):
                     if machine_id.kind == "arc" else "check the subscription, resource group and VM name")
             raise StateError("Failed to install the HybridWorker extension: %s does not exist (option vm_resource_id); %s"
                              % (MachineService.label(machine_id), hint))
-        if not MachineService.has_system_identity(machine) and not self.params.get("enable_system_identity", True):
+        if not MachineService.has_system_identity(machine) and not self.params["enable_system_identity"]:
             raise StateError("Failed to install the HybridWorker extension on %s: it has no system-assigned managed identity "
                              "and enable_system_identity is false" % MachineService.label(machine_id))
         reported = MachineService.os_type(machine)
@@ -307,7 +308,7 @@ class Registrar(object):
         desired = desired_extension(os_type, url, machine.get("location"), self.options, existing)
         # Protected settings cannot be compared (Azure never returns them): differences() counts them only with
         # update_protected_settings=always, and every write below that replaces the extension carries them.
-        reasons = differences(existing, desired, force=bool(self.params.get("force")),
+        reasons = differences(existing, desired, force=bool(self.params["force"]),
                               update_protected_settings=self.options.update_protected_settings)
         cleanup = cleanup_tags(existing)
         before["extension"] = extension_view(existing)
@@ -345,9 +346,9 @@ class Registrar(object):
         return after["extension"]
 
     def _wait_heartbeat(self, spec, worker_id):
-        timeout = float(self.params.get("heartbeat_timeout") or 300)
-        max_age = float(self.params.get("heartbeat_max_age") or 90)
-        interval = float(self.params.get("heartbeat_poll_interval") or 5)
+        timeout = float(self.params["heartbeat_timeout"])
+        max_age = float(self.params["heartbeat_max_age"])
+        interval = self.poll_interval
         deadline = self.clock() + timeout
         last = None
         while True:
@@ -400,30 +401,3 @@ def _record_view(record):
     if record is None:
         return None
     return {"group": record["group"], "worker_id": record["worker_id"]}
-
-
-def run_bounded(work, count, concurrency):
-    """Call ``work(i)`` for i in range(count) on at most ``concurrency`` threads (in this thread when 1)."""
-    concurrency = effective_concurrency(concurrency, count)
-    if concurrency == 1:
-        for position in range(count):
-            work(position)
-        return
-    lock = threading.Lock()
-    cursor = [0]
-
-    def runner():
-        while True:
-            with lock:
-                position = cursor[0]
-                cursor[0] += 1
-            if position >= count:
-                return
-            work(position)
-
-    threads = [threading.Thread(target=runner, name="hrw-register-%d" % i) for i in range(concurrency)]
-    for thread in threads:
-        thread.daemon = True
-        thread.start()
-    for thread in threads:
-        thread.join()

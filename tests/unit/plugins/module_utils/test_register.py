@@ -27,7 +27,7 @@ def params(**kwargs):
                 install_extension=True, os_type=None, type_handler_version="1.1", auto_upgrade_minor_version=True,
                 enable_automatic_upgrade=True, proxy_server=None, proxy_username=None, proxy_password=None, force=False,
                 enable_system_identity=True, wait_for_heartbeat=False, heartbeat_timeout=60, heartbeat_max_age=90,
-                update_protected_settings="on_create")
+                update_protected_settings="on_create", recreate_group=False, concurrency=16, wait_timeout=600)
     base.update(kwargs)
     return base
 
@@ -508,6 +508,30 @@ def test_heartbeat_wait_times_out(world):
     with pytest.raises(OperationTimeout) as info:
         run(world, wait_for_heartbeat=True, heartbeat_timeout=30)
     assert "heartbeat_timeout" in info.value.msg and wid in info.value.msg
+
+
+@pytest.mark.parametrize("timeout, max_age, poll, sleeps", [
+    (0, 90, 5, []),  # heartbeat_timeout=0 means no waiting at all, not the old fallback of 300 s
+    (7, 90, 2, [2, 2, 2, 1]),  # the poll interval is the Registrar's own, not an option read from params
+])
+def test_heartbeat_wait_uses_the_options_as_given(world, timeout, max_age, poll, sleeps):
+    run(world)
+    wid = derive_worker_id(parse_machine_id(vm_id("vm1")))
+    world[0].workers["g1"][wid]["lastSeenDateTime"] = iso(3600)
+    p = params(wait_for_heartbeat=True, heartbeat_timeout=timeout, heartbeat_max_age=max_age)
+    clock = FakeClock()
+    registrar = Registrar(world[0], world[1], p, sleep=clock.sleep, clock=clock, poll_interval=poll)
+    specs = specs_from_params(p)
+    with pytest.raises(OperationTimeout):
+        registrar.reconcile(specs[0], registrar.prepare(specs))
+    assert clock.sleeps == sleeps
+
+
+def test_heartbeat_max_age_is_honoured_as_given(world):
+    run(world)
+    wid = derive_worker_id(parse_machine_id(vm_id("vm1")))
+    world[0].workers["g1"][wid]["lastSeenDateTime"] = iso(100)
+    assert run(world, wait_for_heartbeat=True, heartbeat_max_age=120)["worker"]["worker_id"] == wid
 
 
 def test_fleet_reads_each_group_once_and_rerun_writes_nothing(world):
