@@ -40,8 +40,9 @@ def lost():
 def test_views():
     assert group_view({"name": "g", "id": "/g", "properties": {"credential": {"name": "runas"}}}) == {
         "name": "g", "id": "/g", "group_type": "User", "credential_name": "runas"}
-    record = {"name": "w1", "id": "/w1", "properties": {"workerName": "host1", "workerType": "HybridV2", "vmResourceId": "/vm",
-                                                          "ip": "10.0.0.1", "registeredDateTime": "r", "lastSeenDateTime": "l"}}
+    props = {"workerName": "host1", "workerType": "HybridV2", "vmResourceId": "/vm", "ip": "10.0.0.1", "registeredDateTime": "r",
+             "lastSeenDateTime": "l"}
+    record = {"name": "w1", "id": "/w1", "properties": props}
     assert worker_view("g", record) == {"group": "g", "worker_id": "w1", "id": "/w1", "worker_name": "host1",
                                         "worker_type": "HybridV2", "vm_resource_id": "/vm", "ip": "10.0.0.1",
                                         "registered": "r", "last_seen": "l"}
@@ -49,31 +50,31 @@ def test_views():
 
 
 def test_worker_writes_go_to_the_quoted_paths_with_their_bodies():
-    service, arm, _ = automation([resp(201, {"name": "w1"}), resp(204)])
+    service, arm, _warnings = automation([resp(201, {"name": "w1"}), resp(204)])
     assert service.create_worker("g/1", "w1", "/vm") == {"name": "w1"}
     service.delete_worker("g/1", "w1")
-    (put, put_url, _, put_body), (delete, delete_url, _, _) = arm.transport.calls
+    (put, put_url, _put_params, put_body), (delete, delete_url, _delete_params, _delete_body) = arm.transport.calls
     assert (put, delete) == ("PUT", "DELETE")
     assert put_url == delete_url == BASE + "/hybridRunbookWorkerGroups/g%2F1/hybridRunbookWorkers/w1"
     assert put_body == {"properties": {"vmResourceId": "/vm"}}
 
 
 def test_group_is_created_with_its_credential_only_when_there_is_one():
-    service, arm, _ = automation([resp(201, {}), resp(200, {})])
+    service, arm, _warnings = automation([resp(201, {}), resp(200, {})])
     service.create_group("g")
     service.create_group("g", "runas")
     assert [c[3] for c in arm.transport.calls] == [{}, {"properties": {"credential": {"name": "runas"}}}]
 
 
 def test_unknown_account_names_the_options():
-    service, _, _ = automation([resp(404, {"error": {"code": "ResourceNotFound", "message": "not found"}})])
+    service, _arm, _warnings = automation([resp(404, {"error": {"code": "ResourceNotFound", "message": "not found"}})])
     with pytest.raises(ArmError) as info:
         service.account()
     assert "options automation_account, resource_group, subscription_id" in info.value.msg
 
 
 def test_account_is_read_once_and_its_hybrid_service_url_is_required():
-    service, arm, _ = automation([resp(200, {"properties": {}})])
+    service, arm, _warnings = automation([resp(200, {"properties": {}})])
     with pytest.raises(StateError) as info:
         service.hybrid_service_url()
     assert "automationHybridServiceUrl" in info.value.msg
@@ -83,13 +84,13 @@ def test_account_is_read_once_and_its_hybrid_service_url_is_required():
 
 
 def test_workers_of_a_missing_group_are_none():
-    service, _, _ = automation([resp(404, {"error": {"code": "NotFound", "message": "no group"}})])
+    service, _arm, _warnings = automation([resp(404, {"error": {"code": "NotFound", "message": "no group"}})])
     assert service.list_workers("gone") == []
 
 
 class TestMove:
     def test_answered_move_is_sent_once(self):
-        service, arm, _ = automation([resp(200, {})])
+        service, arm, _warnings = automation([resp(200, {})])
         service.move_worker("g1", "w1", "g2")
         assert [(c[0], c[1], c[3]) for c in arm.transport.calls] == [
             ("POST", BASE + "/hybridRunbookWorkerGroups/g1/hybridRunbookWorkers/w1/move", {"hybridRunbookWorkerGroupName": "g2"})]
@@ -109,16 +110,16 @@ class TestMove:
         assert "did not happen; trying again (attempt 1 of 3)" in warnings[0]
 
     def test_conflict_and_client_errors_are_not_retried(self):
-        service, arm, _ = automation([resp(409, {"error": {"code": "Conflict", "message": "busy"}})])
+        service, arm, _warnings = automation([resp(409, {"error": {"code": "Conflict", "message": "busy"}})])
         with pytest.raises(ConflictError):
             service.move_worker("g1", "w1", "g2")
-        service, arm, _ = automation([resp(400, {"error": {"code": "BadRequest", "message": "no"}})])
+        service, arm, _warnings = automation([resp(400, {"error": {"code": "BadRequest", "message": "no"}})])
         with pytest.raises(ArmError) as info:
             service.move_worker("g1", "w1", "g2")
         assert info.value.status == 400 and len(arm.transport.calls) == 1
 
     def test_gives_up_after_the_retry_budget(self):
-        service, arm, _ = automation([resp(503, {}), resp(404, {})] * 2 + [resp(503, {})], max_retries=2)
+        service, arm, _warnings = automation([resp(503, {}), resp(404, {})] * 2 + [resp(503, {})], max_retries=2)
         with pytest.raises(ArmError) as info:
             service.move_worker("g1", "w1", "g2")
         assert info.value.status == 503
@@ -126,9 +127,9 @@ class TestMove:
 
 
 def test_post_once_reports_whether_its_own_post_answered():
-    arm, _ = arm_for([lost()])
+    arm, _warnings = arm_for([lost()])
     assert arm.post_once("automation", "/x/act", "act on", "x", lambda: True, "Acting on x") is False
-    arm, _ = arm_for([resp(202)])
+    arm, _warnings = arm_for([resp(202)])
     assert arm.post_once("automation", "/x/act", "act on", "x", lambda: False, "Acting on x") is True
 
 
@@ -146,16 +147,16 @@ class TestMachine:
         assert MachineService.label(vm).startswith("Azure VM") and MachineService.label(arc).startswith("Arc machine")
 
     def test_enabling_the_system_identity_keeps_user_assigned_identities(self):
-        arm, _ = arm_for([resp(200, {"properties": {"provisioningState": "Succeeded"}})] * 3)
+        arm, _warnings = arm_for([resp(200, {"properties": {"provisioningState": "Succeeded"}})] * 3)
         machine_id = parse_machine_id(vm_id("vm1"))
         MachineService(arm).enable_system_identity(machine_id, {"identity": {"type": "UserAssigned",
                                                                              "userAssignedIdentities": {"/id/u1": {"principalId": "p"}}}})
-        method, url, _, body = arm.transport.calls[0]
+        method, url, _params, body = arm.transport.calls[0]
         assert method == "PATCH" and url == vm_id("vm1")
         assert body == {"identity": {"type": "SystemAssigned, UserAssigned", "userAssignedIdentities": {"/id/u1": {}}}}
 
     def test_extension_path_and_missing_extension(self):
-        arm, _ = arm_for([resp(404, {"error": {"code": "NotFound", "message": "none"}})])
+        arm, _warnings = arm_for([resp(404, {"error": {"code": "NotFound", "message": "none"}})])
         machine_id = parse_machine_id(arc_id("m1"))
         assert MachineService(arm).get_extension(machine_id) is None
         assert arm.transport.calls[0][1] == arc_id("m1") + "/extensions/HybridWorkerExtension"
