@@ -352,6 +352,17 @@ def check_clock_skew(host, skew_seconds, error=None, os_family='linux'):
     return result('clock_skew', FAIL, text, remedy, target=host)
 
 
+def _proxy_variables(sources):
+    """``sources``: (label, variables) pairs. Returns each source's *_proxy variables (lower-case keys, empty ones dropped)
+    and their lines for a message, with credentials redacted."""
+    found, shown = [], []
+    for label, values in sources:
+        proxies = dict((k.lower(), v) for k, v in (values or {}).items() if k.lower() in ('http_proxy', 'https_proxy', 'no_proxy') and v)
+        found.append(proxies)
+        shown.extend('%s %s=%s' % (label, key, redact_url(proxies[key])) for key in sorted(proxies))
+    return found, shown
+
+
 def check_proxy(process_env, environment_file, extension_proxy_url):
     """Report proxy settings without secrets.
 
@@ -360,15 +371,7 @@ def check_proxy(process_env, environment_file, extension_proxy_url):
     settings without it), None (encrypted settings: cannot tell) or 'unknown' (no extension settings found). The Linux worker
     takes its proxy from that setting, not from the environment.
     """
-    def proxies(values):
-        return dict((k.lower(), v) for k, v in (values or {}).items() if k.lower() in ('http_proxy', 'https_proxy', 'no_proxy') and v)
-
-    env = proxies(process_env)
-    etc = proxies(environment_file)
-    shown = []
-    for label, values in (('environment', env), ('/etc/environment', etc)):
-        for key in sorted(values):
-            shown.append('%s %s=%s' % (label, key, redact_url(values[key])))
+    (env, etc), shown = _proxy_variables((('environment', process_env), ('/etc/environment', environment_file)))
     details = {'environment': dict((k, redact_url(v)) for k, v in env.items()),
                'etc_environment': dict((k, redact_url(v)) for k, v in etc.items()),
                'extension_proxy_url': extension_proxy_url}
@@ -538,15 +541,7 @@ def check_v1_remnants(paths, processes, users, os_family='linux'):
 def check_windows_proxy(process_env, machine_env, winhttp_proxy, extension_has_proxy):
     """Windows: proxy variables of the process and the machine, the WinHTTP proxy, and whether the extension has ProxySettings
     (True/False; None when no settings were found)."""
-    def proxies(values):
-        return dict((k.lower(), v) for k, v in (values or {}).items() if k.lower() in ('http_proxy', 'https_proxy', 'no_proxy') and v)
-
-    env = proxies(process_env)
-    machine = proxies(machine_env)
-    shown = []
-    for label, values in (('environment', env), ('machine environment', machine)):
-        for key in sorted(values):
-            shown.append('%s %s=%s' % (label, key, redact_url(values[key])))
+    (env, machine), shown = _proxy_variables((('environment', process_env), ('machine environment', machine_env)))
     if winhttp_proxy:
         shown.append('WinHTTP proxy=%s' % redact_url(winhttp_proxy))
     details = {'environment': dict((k, redact_url(v)) for k, v in env.items()),

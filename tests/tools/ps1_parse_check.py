@@ -18,13 +18,14 @@ SUFFIXES = (".ps1", ".psm1", ".psd1")
 DEFAULT_ROOTS = ("plugins", "roles", "tests/integration")
 
 
-def iter_files(args):
+def iter_files(args, suffixes=SUFFIXES):
+    """The files named in ``args`` and the PowerShell files (by ``suffixes``) below the folders named; DEFAULT_ROOTS if none."""
     roots = [pathlib.Path(a) for a in args] or [pathlib.Path(r) for r in DEFAULT_ROOTS]
     for root in roots:
         if root.is_file():
             yield root
         elif root.is_dir():
-            yield from sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES)
+            yield from sorted(p for p in root.rglob("*") if p.suffix.lower() in suffixes)
 
 
 def problems(tree):

@@ -42,8 +42,10 @@ import tarfile
 import tree_sitter
 import tree_sitter_powershell
 
-SUFFIXES = (".ps1", ".psm1")
-DEFAULT_ROOTS = ("plugins", "roles", "tests/integration")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from ps1_parse_check import iter_files  # noqa: E402  (a script beside this one, not a package)
+
+SUFFIXES = (".ps1", ".psm1")  # no .psd1: data files hold no commands
 # Beside the repository's .venv; scripts/setup.sh fills it.
 DEFAULT_INVENTORY_DIR = pathlib.Path(__file__).resolve().parents[2] / ".cache" / "ps-inventory"
 WANTED_OS = "Windows Server 2019"
@@ -1072,15 +1074,6 @@ def parse_type(text):
     return result
 
 
-def iter_files(args):
-    roots = [pathlib.Path(a) for a in args] or [pathlib.Path(r) for r in DEFAULT_ROOTS]
-    for root in roots:
-        if root.is_file():
-            yield root
-        elif root.is_dir():
-            yield from sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES)
-
-
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", help="the compatibility profile JSON (default: the one in .cache/ps-inventory/)")
@@ -1099,7 +1092,7 @@ def main(argv):
     checker = Checker(inventory)
     files = 0
     try:
-        for path in iter_files(args.paths):
+        for path in iter_files(args.paths, SUFFIXES):
             files += 1
             checker.check_file(path)
     except Finding as exc:
